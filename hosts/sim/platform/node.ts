@@ -1,0 +1,84 @@
+// The Platform (src/platform.ts) over Node, for the simulator and the tests. Each concern lives
+// in its own module (clock, entropy, storage, flash, network) so that other hosts' pieces (BLE,
+// boot control) can be added the same way.
+import { join } from "node:path";
+import type { LogLevel, Platform } from "../../../src/platform";
+import { NodeClock } from "./clock";
+import { NodeEntropy } from "./entropy";
+import { SimulatedFlash, type PartitionLayout } from "./flash";
+import { NodeNetwork, type NodeNetworkOptions } from "./network";
+import { DirectoryStore, MemoryStore, type StoreLimits } from "./storage";
+
+export { NodeClock } from "./clock";
+export { NodeEntropy } from "./entropy";
+export { SimulatedFlash, FlashError, DEFAULT_FLASH_BLOCK_SIZE, type PartitionLayout } from "./flash";
+export { NodeNetwork, NodeUdpSocket } from "./network";
+export { DirectoryStore, MemoryStore } from "./storage";
+
+/** A small layout like an ESP32 4 MB map's data partitions. */
+export const DEFAULT_PARTITIONS: PartitionLayout = {
+  factory: 0x6000,
+  ota_0: 0x180000,
+  ota_1: 0x180000,
+};
+
+export interface NodePlatformOptions {
+  /** Persistent state (key-value files under `storage/`, partitions under `flash/`); in memory when absent. */
+  directory?: string;
+  storageLimits?: StoreLimits;
+  partitions?: PartitionLayout;
+  network?: NodeNetworkOptions;
+  /** Lowest level printed by the default log sink. */
+  logLevel?: LogLevel;
+  /** Replaces the default log sink (stderr). */
+  log?: (level: LogLevel, message: string) => void;
+  /** What a firmware reboot does; by default it is logged and counted in `rebootRequests`. */
+  onReboot?: () => void;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export class NodePlatform implements Platform {
+  readonly clock = new NodeClock();
+  readonly entropy = new NodeEntropy();
+  readonly storage: DirectoryStore | MemoryStore;
+  readonly flash: SimulatedFlash;
+  readonly network: NodeNetwork;
+  rebootRequests = 0;
+
+  constructor(private readonly options: NodePlatformOptions = {}) {
+    this.storage = options.directory
+      ? new DirectoryStore(join(options.directory, "storage"), options.storageLimits)
+      : new MemoryStore(options.storageLimits);
+    this.flash = new SimulatedFlash({
+      layout: options.partitions ?? DEFAULT_PARTITIONS,
+      ...(options.directory ? { directory: join(options.directory, "flash") } : {}),
+    });
+    this.network = new NodeNetwork({ onError: (message) => this.log("warn", message), ...options.network });
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (this.options.log) {
+      this.options.log(level, message);
+      return;
+    }
+    if (LEVELS[level] < LEVELS[this.options.logLevel ?? "info"]) return;
+    process.stderr.write(`[${level}] ${message}\n`);
+  }
+
+  reboot(): void {
+    this.rebootRequests++;
+    this.log("info", "reboot requested");
+    this.options.onReboot?.();
+  }
+
+  /** Releases sockets and partition files. */
+  close(): void {
+    this.network.close();
+    this.flash.close();
+  }
+}
+
+export function createNodePlatform(options: NodePlatformOptions = {}): NodePlatform {
+  return new NodePlatform(options);
+}
