@@ -1,0 +1,16 @@
+// The Matter crypto suite: the one module the rest of the firmware imports for cryptography.
+// Everything here runs unchanged on XS and Node; only src/crypto/ imports @noble/*.
+export { CryptoError } from "./errors";
+export { constantTimeEqual } from "./bytes";
+export { SHA256_LENGTH, sha256, createSha256, hmacSha256, hkdfSha256, pbkdf2Sha256 } from "./hash";
+export type { Sha256Stream } from "./hash";
+export {
+  AES_KEY_LENGTH,
+  AES_BLOCK_LENGTH,
+  AES_CCM_NONCE_LENGTH,
+  AES_CCM_TAG_LENGTH,
+  aesCcmEncrypt,
+  aesCcmDecrypt,
+  aesCtr,
+  aesCcmCtr,
+} from "./aes";

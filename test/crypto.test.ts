@@ -1,0 +1,157 @@
+// Differential tests of src/crypto against Node's OpenSSL-backed `crypto` module: random keys,
+// nonces and messages over the size ranges Matter uses, in both directions.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as node from "node:crypto";
+import {
+  aesCcmDecrypt,
+  aesCcmEncrypt,
+  aesCtr,
+  hkdfSha256,
+  hmacSha256,
+  pbkdf2Sha256,
+  sha256,
+  createSha256,
+} from "../src/crypto";
+
+const random = (length: number): Uint8Array => new Uint8Array(node.randomBytes(length));
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+
+function nodeCcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, tagLength: number): Uint8Array {
+  const cipher = node.createCipheriv("aes-128-ccm", key, nonce, { authTagLength: tagLength });
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return new Uint8Array(Buffer.concat([body, cipher.getAuthTag()]));
+}
+
+function nodeCcmDecrypt(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, tagLength: number): Uint8Array {
+  const body = sealed.subarray(0, sealed.length - tagLength);
+  const decipher = node.createDecipheriv("aes-128-ccm", key, nonce, { authTagLength: tagLength });
+  decipher.setAuthTag(sealed.subarray(sealed.length - tagLength));
+  decipher.setAAD(aad, { plaintextLength: body.length });
+  return new Uint8Array(Buffer.concat([decipher.update(body), decipher.final()]));
+}
+
+/** 0..40 byte by byte, then a stride through to 1280, plus the block and MTU edges. */
+function payloadLengths(): number[] {
+  const lengths = new Set<number>();
+  for (let n = 0; n <= 40; n++) lengths.add(n);
+  for (let n = 41; n <= 1280; n += 37) lengths.add(n);
+  for (const n of [255, 256, 257, 1023, 1024, 1025, 1279, 1280]) lengths.add(n);
+  return [...lengths].sort((a, b) => a - b);
+}
+
+describe("AES-128-CCM vs Node aes-128-ccm", () => {
+  it("payloads 0..1280 x AAD 0..64, 13-byte nonce, 16-byte tag, both directions", () => {
+    let checked = 0;
+    for (const payloadLength of payloadLengths()) {
+      for (let aadLength = 0; aadLength <= 64; aadLength++) {
+        const key = random(16);
+        const nonce = random(13);
+        const plaintext = random(payloadLength);
+        const aad = random(aadLength);
+        const ours = aesCcmEncrypt(key, nonce, plaintext, aad);
+        const theirs = nodeCcmEncrypt(key, nonce, plaintext, aad, 16);
+        const context = `payload ${payloadLength}, aad ${aadLength}, key ${hex(key)}, nonce ${hex(nonce)}`;
+        assert.equal(hex(ours), hex(theirs), context);
+        assert.equal(hex(aesCcmDecrypt(key, nonce, theirs, aad)), hex(plaintext), context);
+        assert.equal(hex(nodeCcmDecrypt(key, nonce, ours, aad, 16)), hex(plaintext), context);
+        checked++;
+      }
+    }
+    assert.ok(checked > 5000);
+  });
+
+  it("every nonce size 7..13 and tag size 4..16, with long AAD", () => {
+    for (let nonceLength = 7; nonceLength <= 13; nonceLength++) {
+      for (let tagLength = 4; tagLength <= 16; tagLength += 2) {
+        for (const payloadLength of [0, 1, 16, 33, 300]) {
+          for (const aadLength of [0, 1, 300, 0xff00 + 5]) {
+            const key = random(16);
+            const nonce = random(nonceLength);
+            const plaintext = random(payloadLength);
+            const aad = random(aadLength);
+            const ours = aesCcmEncrypt(key, nonce, plaintext, aad, tagLength);
+            const context = `nonce ${nonceLength}, tag ${tagLength}, payload ${payloadLength}, aad ${aadLength}`;
+            assert.equal(hex(ours), hex(nodeCcmEncrypt(key, nonce, plaintext, aad, tagLength)), context);
+            assert.equal(hex(aesCcmDecrypt(key, nonce, ours, aad, tagLength)), hex(plaintext), context);
+          }
+        }
+      }
+    }
+  });
+
+  it("a tag Node rejects, we reject", () => {
+    for (let i = 0; i < 200; i++) {
+      const key = random(16);
+      const nonce = random(13);
+      const aad = random(i % 20);
+      const sealed = nodeCcmEncrypt(key, nonce, random(i), aad, 16);
+      const position = node.randomInt(sealed.length);
+      sealed[position]! ^= 1 << node.randomInt(8);
+      assert.throws(() => nodeCcmDecrypt(key, nonce, sealed, aad, 16));
+      assert.throws(() => aesCcmDecrypt(key, nonce, sealed, aad), { name: "CryptoError", message: /authentication failed/ });
+    }
+  });
+});
+
+describe("AES-128-CTR vs Node aes-128-ctr", () => {
+  it("random keys and counter blocks, lengths 0..1280, including counter carry across bytes", () => {
+    for (const length of payloadLengths()) {
+      const key = random(16);
+      const iv = random(16);
+      if (length % 3 === 0) iv.fill(0xff, 8); // forces a carry through the low 64 bits
+      const data = random(length);
+      const expected = node.createCipheriv("aes-128-ctr", key, iv).update(data);
+      assert.equal(hex(aesCtr(key, iv, data)), expected.toString("hex"), `length ${length}`);
+    }
+  });
+});
+
+describe("SHA-256, HMAC, HKDF, PBKDF2 vs Node", () => {
+  it("SHA-256 one-shot and streamed", () => {
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 1000, 70000]) {
+      const data = random(length);
+      const expected = node.createHash("sha256").update(data).digest("hex");
+      assert.equal(hex(sha256(data)), expected);
+      const stream = createSha256();
+      for (let offset = 0; offset < length; offset += 777) stream.update(data.subarray(offset, offset + 777));
+      assert.equal(hex(stream.digest()), expected);
+    }
+  });
+
+  it("HMAC-SHA256 with short, block-sized and long keys", () => {
+    for (const keyLength of [0, 1, 16, 32, 63, 64, 65, 200]) {
+      const key = random(keyLength);
+      const data = random(keyLength * 3 + 1);
+      assert.equal(hex(hmacSha256(key, data)), node.createHmac("sha256", key).update(data).digest("hex"));
+    }
+  });
+
+  it("HKDF-SHA256 with empty and non-empty salt and info, lengths 1..255*32", () => {
+    for (const length of [1, 16, 32, 33, 48, 64, 100, 8160]) {
+      for (const saltLength of [0, 16, 70]) {
+        const ikm = random(32);
+        const salt = random(saltLength);
+        const info = random(length % 40);
+        const expected = new Uint8Array(node.hkdfSync("sha256", ikm, salt, info, length));
+        assert.equal(hex(hkdfSha256(ikm, salt, info, length)), hex(expected), `length ${length}, salt ${saltLength}`);
+      }
+    }
+  });
+
+  it("PBKDF2-HMAC-SHA256 with Matter's parameter ranges", () => {
+    for (const [iterations, length, saltLength] of [
+      [1, 32, 16],
+      [2, 80, 32],
+      [1000, 80, 16],
+      [1001, 80, 32],
+      [5000, 33, 20],
+    ] as const) {
+      const password = random(4);
+      const salt = random(saltLength);
+      const expected = new Uint8Array(node.pbkdf2Sync(password, salt, iterations, length, "sha256"));
+      assert.equal(hex(pbkdf2Sha256(password, salt, iterations, length)), hex(expected));
+    }
+  });
+});
