@@ -1,0 +1,411 @@
+// Byte helpers shared by every codec: hex, UTF-8, concatenation and little/big-endian readers and
+// writers over Uint8Array. Pure, engine-neutral (no Buffer, no TextEncoder dependence), and strict:
+// anything malformed or out of range is a CodecError, never a silent truncation.
+
+/** The one error type of the codec layer. */
+export class CodecError extends Error {
+  override name = "CodecError";
+}
+
+const HEX_DIGITS = "0123456789abcdef";
+
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    out += HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!;
+  }
+  return out;
+}
+
+function hexNibble(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x61 && code <= 0x66) return code - 0x57;
+  if (code >= 0x41 && code <= 0x46) return code - 0x37;
+  return -1;
+}
+
+/** Parses hex (either case, no separators). */
+export function fromHex(hex: string): Uint8Array {
+  if (typeof hex !== "string") throw new CodecError("hex: expected a string");
+  if (hex.length % 2 !== 0) throw new CodecError(`hex: odd length ${hex.length}`);
+  const out = new Uint8Array(hex.length / 2);
+  // for-of rather than charCodeAt(i): indexing a string is O(n) per call on XS.
+  let index = 0;
+  let high = 0;
+  for (const char of hex) {
+    const nibble = hexNibble(char.charCodeAt(0));
+    if (nibble < 0) throw new CodecError(`hex: invalid character at offset ${index}`);
+    if (index % 2 === 0) high = nibble;
+    else out[index >> 1] = (high << 4) | nibble;
+    index++;
+  }
+  return out;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Content equality. NOT constant time: never use it to compare secrets or MACs. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** UTF-8 encoding; lone surrogates become U+FFFD, as the WHATWG TextEncoder does. */
+export function utf8Encode(text: string): Uint8Array {
+  const out = new Uint8Array(utf8Length(text));
+  let at = 0;
+  // for-of walks code points in order; indexing with charCodeAt is O(n) per call on XS, whose
+  // strings are stored as UTF-8.
+  for (const char of text) {
+    let code = char.codePointAt(0)!;
+    if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
+    if (code < 0x80) {
+      out[at++] = code;
+    } else if (code < 0x800) {
+      out[at++] = 0xc0 | (code >> 6);
+      out[at++] = 0x80 | (code & 0x3f);
+    } else if (code < 0x10000) {
+      out[at++] = 0xe0 | (code >> 12);
+      out[at++] = 0x80 | ((code >> 6) & 0x3f);
+      out[at++] = 0x80 | (code & 0x3f);
+    } else {
+      out[at++] = 0xf0 | (code >> 18);
+      out[at++] = 0x80 | ((code >> 12) & 0x3f);
+      out[at++] = 0x80 | ((code >> 6) & 0x3f);
+      out[at++] = 0x80 | (code & 0x3f);
+    }
+  }
+  return out;
+}
+
+/** Number of bytes `utf8Encode(text)` produces. */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    length += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+  }
+  return length;
+}
+
+/** Index of the first byte that breaks well-formed UTF-8 (RFC 3629), or -1 when all is valid. */
+export function utf8InvalidOffset(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    let count: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2;
+      if (lead === 0xe0) low = 0xa0; // overlong
+      if (lead === 0xed) high = 0x9f; // UTF-16 surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3;
+      if (lead === 0xf0) low = 0x90; // overlong
+      if (lead === 0xf4) high = 0x8f; // beyond U+10FFFF
+    } else return i;
+    for (let k = 1; k <= count; k++) {
+      const byte = bytes[i + k];
+      if (byte === undefined) return i;
+      if (k === 1 ? byte < low || byte > high : byte < 0x80 || byte > 0xbf) return i;
+    }
+    i += count + 1;
+  }
+  return -1;
+}
+
+/** Strict UTF-8 decoding: overlong forms, surrogates, code points past U+10FFFF and truncated sequences are errors. */
+export function utf8Decode(bytes: Uint8Array): string {
+  const bad = utf8InvalidOffset(bytes);
+  if (bad >= 0) throw new CodecError(`invalid UTF-8 at byte ${bad}`);
+  let out = "";
+  let units: number[] = [];
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    let code: number;
+    if (lead < 0x80) {
+      code = lead;
+      i += 1;
+    } else if (lead < 0xe0) {
+      code = ((lead & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+      i += 2;
+    } else if (lead < 0xf0) {
+      code = ((lead & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+      i += 3;
+    } else {
+      code = ((lead & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+      i += 4;
+    }
+    if (code >= 0x10000) {
+      code -= 0x10000;
+      units.push(0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
+    } else units.push(code);
+    // Flush in small chunks: the spread goes on the stack, which is only a few hundred slots on ESP32.
+    if (units.length >= 64) {
+      out += String.fromCharCode(...units);
+      units = [];
+    }
+  }
+  return out + String.fromCharCode(...units);
+}
+
+function checkUnsigned(value: number, bits: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
+    throw new CodecError(`${what}: ${value} is not an unsigned ${bits}-bit integer`);
+  }
+}
+
+function checkSigned(value: number, bits: number, what: string): void {
+  if (!Number.isInteger(value) || value < -(2 ** (bits - 1)) || value > 2 ** (bits - 1) - 1) {
+    throw new CodecError(`${what}: ${value} is not a signed ${bits}-bit integer`);
+  }
+}
+
+const U64_LIMIT = 1n << 64n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+function toBigInt(value: bigint | number, what: string): bigint {
+  if (typeof value === "bigint") return value;
+  if (!Number.isInteger(value)) throw new CodecError(`${what}: ${value} is not an integer`);
+  return BigInt(value);
+}
+
+/** A growable output buffer. Values are range-checked; nothing is silently truncated. */
+export class ByteWriter {
+  private buffer: Uint8Array;
+  private view: DataView;
+  private used = 0;
+
+  constructor(initialCapacity = 64) {
+    this.buffer = new Uint8Array(Math.max(1, initialCapacity));
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  get length(): number {
+    return this.used;
+  }
+
+  /** Claims `count` bytes and returns their offset. May replace buffer and view: call it before touching them. */
+  private reserve(count: number): number {
+    const at = this.used;
+    const needed = at + count;
+    if (needed > this.buffer.length) {
+      let capacity = this.buffer.length * 2;
+      while (capacity < needed) capacity *= 2;
+      const grown = new Uint8Array(capacity);
+      grown.set(this.buffer.subarray(0, at));
+      this.buffer = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    this.used = needed;
+    return at;
+  }
+
+  u8(value: number): this {
+    checkUnsigned(value, 8, "u8");
+    const at = this.reserve(1);
+    this.buffer[at] = value;
+    return this;
+  }
+
+  i8(value: number): this {
+    checkSigned(value, 8, "i8");
+    const at = this.reserve(1);
+    this.view.setInt8(at, value);
+    return this;
+  }
+
+  u16le(value: number): this {
+    checkUnsigned(value, 16, "u16");
+    const at = this.reserve(2);
+    this.view.setUint16(at, value, true);
+    return this;
+  }
+
+  u16be(value: number): this {
+    checkUnsigned(value, 16, "u16");
+    const at = this.reserve(2);
+    this.view.setUint16(at, value, false);
+    return this;
+  }
+
+  i16le(value: number): this {
+    checkSigned(value, 16, "i16");
+    const at = this.reserve(2);
+    this.view.setInt16(at, value, true);
+    return this;
+  }
+
+  u32le(value: number): this {
+    checkUnsigned(value, 32, "u32");
+    const at = this.reserve(4);
+    this.view.setUint32(at, value, true);
+    return this;
+  }
+
+  u32be(value: number): this {
+    checkUnsigned(value, 32, "u32");
+    const at = this.reserve(4);
+    this.view.setUint32(at, value, false);
+    return this;
+  }
+
+  i32le(value: number): this {
+    checkSigned(value, 32, "i32");
+    const at = this.reserve(4);
+    this.view.setInt32(at, value, true);
+    return this;
+  }
+
+  u64le(value: bigint | number): this {
+    const big = toBigInt(value, "u64");
+    if (big < 0n || big >= U64_LIMIT) throw new CodecError(`u64: ${value} is not an unsigned 64-bit integer`);
+    const at = this.reserve(8);
+    this.view.setUint32(at, Number(big & 0xffffffffn), true);
+    this.view.setUint32(at + 4, Number(big >> 32n), true);
+    return this;
+  }
+
+  i64le(value: bigint | number): this {
+    const big = toBigInt(value, "i64");
+    if (big < I64_MIN || big > I64_MAX) throw new CodecError(`i64: ${value} is not a signed 64-bit integer`);
+    return this.u64le(big < 0n ? big + U64_LIMIT : big);
+  }
+
+  f32le(value: number): this {
+    const at = this.reserve(4);
+    this.view.setFloat32(at, value, true);
+    return this;
+  }
+
+  f64le(value: number): this {
+    const at = this.reserve(8);
+    this.view.setFloat64(at, value, true);
+    return this;
+  }
+
+  bytes(data: Uint8Array): this {
+    const at = this.reserve(data.length);
+    this.buffer.set(data, at);
+    return this;
+  }
+
+  /** A copy of everything written so far; the writer stays usable. */
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.used);
+  }
+}
+
+/** A cursor over a byte array. Reading past the end throws CodecError("truncated ..."). */
+export class ByteReader {
+  private readonly data: Uint8Array;
+  private readonly view: DataView;
+  private position = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.data = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get offset(): number {
+    return this.position;
+  }
+
+  get remaining(): number {
+    return this.data.length - this.position;
+  }
+
+  get done(): boolean {
+    return this.position >= this.data.length;
+  }
+
+  private take(count: number, what: string): number {
+    if (count > this.data.length - this.position) {
+      throw new CodecError(`truncated: ${what} needs ${count} bytes at offset ${this.position}, ${this.data.length - this.position} left`);
+    }
+    const at = this.position;
+    this.position += count;
+    return at;
+  }
+
+  u8(): number {
+    return this.data[this.take(1, "u8")]!;
+  }
+
+  i8(): number {
+    return this.view.getInt8(this.take(1, "i8"));
+  }
+
+  u16le(): number {
+    return this.view.getUint16(this.take(2, "u16"), true);
+  }
+
+  u16be(): number {
+    return this.view.getUint16(this.take(2, "u16"), false);
+  }
+
+  i16le(): number {
+    return this.view.getInt16(this.take(2, "i16"), true);
+  }
+
+  u32le(): number {
+    return this.view.getUint32(this.take(4, "u32"), true);
+  }
+
+  u32be(): number {
+    return this.view.getUint32(this.take(4, "u32"), false);
+  }
+
+  i32le(): number {
+    return this.view.getInt32(this.take(4, "i32"), true);
+  }
+
+  u64le(): bigint {
+    const at = this.take(8, "u64");
+    return (BigInt(this.view.getUint32(at + 4, true)) << 32n) | BigInt(this.view.getUint32(at, true));
+  }
+
+  i64le(): bigint {
+    const value = this.u64le();
+    return value >= 1n << 63n ? value - U64_LIMIT : value;
+  }
+
+  f32le(): number {
+    return this.view.getFloat32(this.take(4, "f32"), true);
+  }
+
+  f64le(): number {
+    return this.view.getFloat64(this.take(8, "f64"), true);
+  }
+
+  /** The next `count` bytes as a view into the input (not a copy). */
+  bytes(count: number): Uint8Array {
+    if (!Number.isInteger(count) || count < 0) throw new CodecError(`invalid byte count ${count}`);
+    const at = this.take(count, "bytes");
+    return this.data.subarray(at, at + count);
+  }
+
+  /** Everything not yet read, as a view. */
+  rest(): Uint8Array {
+    return this.bytes(this.remaining);
+  }
+}
