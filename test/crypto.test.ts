@@ -12,6 +12,14 @@ import {
   pbkdf2Sha256,
   sha256,
   createSha256,
+  ecdh,
+  ecdsaSign,
+  ecdsaVerify,
+  generateKeyPair,
+  publicKeyFromPrivate,
+  signatureFromDer,
+  signatureToDer,
+  type Random,
 } from "../src/crypto";
 
 const random = (length: number): Uint8Array => new Uint8Array(node.randomBytes(length));
@@ -152,6 +160,86 @@ describe("SHA-256, HMAC, HKDF, PBKDF2 vs Node", () => {
       const salt = random(saltLength);
       const expected = new Uint8Array(node.pbkdf2Sync(password, salt, iterations, length, "sha256"));
       assert.equal(hex(pbkdf2Sha256(password, salt, iterations, length)), hex(expected));
+    }
+  });
+});
+
+const nodeRandom: Random = { bytes: (length) => random(length) };
+
+/** A Node key pair and the same key in our raw encodings. */
+function nodeKeyPair(): { privateKey: node.KeyObject; publicKey: node.KeyObject; rawPrivate: Uint8Array; rawPublic: Uint8Array } {
+  const { privateKey, publicKey } = node.generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = privateKey.export({ format: "jwk" });
+  const rawPrivate = new Uint8Array(Buffer.from(jwk.d!, "base64url"));
+  const rawPublic = new Uint8Array(Buffer.concat([Buffer.of(4), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]));
+  return { privateKey, publicKey, rawPrivate, rawPublic };
+}
+
+/** Our raw keys as Node KeyObjects, through JWK. */
+function toNodeKeys(rawPrivate: Uint8Array, rawPublic: Uint8Array): { privateKey: node.KeyObject; publicKey: node.KeyObject } {
+  const coordinates = {
+    kty: "EC",
+    crv: "P-256",
+    x: Buffer.from(rawPublic.subarray(1, 33)).toString("base64url"),
+    y: Buffer.from(rawPublic.subarray(33)).toString("base64url"),
+  };
+  return {
+    privateKey: node.createPrivateKey({ key: { ...coordinates, d: Buffer.from(rawPrivate).toString("base64url") }, format: "jwk" }),
+    publicKey: node.createPublicKey({ key: coordinates, format: "jwk" }),
+  };
+}
+
+describe("P-256 vs Node", () => {
+  it("public keys derived from Node's private keys match Node's", () => {
+    for (let i = 0; i < 20; i++) {
+      const pair = nodeKeyPair();
+      assert.equal(hex(publicKeyFromPrivate(pair.rawPrivate)), hex(pair.rawPublic));
+    }
+  });
+
+  it("Node-signed (ieee-p1363 and DER) verifies with ours; tampering fails", () => {
+    for (let i = 0; i < 40; i++) {
+      const pair = nodeKeyPair();
+      const message = random(i * 7);
+      const p1363 = new Uint8Array(node.sign("sha256", message, { key: pair.privateKey, dsaEncoding: "ieee-p1363" }));
+      const der = new Uint8Array(node.sign("sha256", message, { key: pair.privateKey, dsaEncoding: "der" }));
+      assert.ok(ecdsaVerify(pair.rawPublic, message, p1363), "ieee-p1363");
+      assert.ok(ecdsaVerify(pair.rawPublic, message, signatureFromDer(der)), "DER");
+      assert.equal(hex(signatureToDer(signatureFromDer(der))), hex(der), "DER re-encodes identically");
+      const tampered = p1363.slice();
+      tampered[node.randomInt(64)]! ^= 1 << node.randomInt(8);
+      assert.ok(!ecdsaVerify(pair.rawPublic, message, tampered));
+      assert.ok(!ecdsaVerify(pair.rawPublic, Uint8Array.of(...message, 0), p1363));
+    }
+  });
+
+  it("ours-signed verifies with Node (ieee-p1363 and DER)", () => {
+    for (let i = 0; i < 40; i++) {
+      const ours = generateKeyPair(nodeRandom);
+      const keys = toNodeKeys(ours.privateKey, ours.publicKey);
+      const message = random(i * 11);
+      const signature = ecdsaSign(ours.privateKey, message);
+      assert.ok(node.verify("sha256", message, { key: keys.publicKey, dsaEncoding: "ieee-p1363" }, signature), "ieee-p1363");
+      assert.ok(node.verify("sha256", message, { key: keys.publicKey, dsaEncoding: "der" }, signatureToDer(signature)), "DER");
+      // Our key pair is a real key pair to Node too.
+      const nodeSignature = node.sign("sha256", message, { key: keys.privateKey, dsaEncoding: "ieee-p1363" });
+      assert.ok(ecdsaVerify(ours.publicKey, message, nodeSignature));
+    }
+  });
+
+  it("ECDH agrees with Node's in both directions", () => {
+    for (let i = 0; i < 40; i++) {
+      const ours = generateKeyPair(nodeRandom);
+      const theirs = node.createECDH("prime256v1");
+      theirs.generateKeys();
+      const theirPublic = new Uint8Array(theirs.getPublicKey());
+      const nodeView = theirs.computeSecret(ours.publicKey);
+      assert.equal(hex(ecdh(ours.privateKey, theirPublic)), nodeView.toString("hex"));
+      // Left-pad: a private key with leading zero bytes comes back shorter.
+      const theirPrivate = new Uint8Array(32);
+      const raw = theirs.getPrivateKey();
+      theirPrivate.set(raw, 32 - raw.length);
+      assert.equal(hex(ecdh(theirPrivate, ours.publicKey)), nodeView.toString("hex"));
     }
   });
 });

@@ -14,3 +14,20 @@ export {
   aesCtr,
   aesCcmCtr,
 } from "./aes";
+export type { Random } from "./random";
+export {
+  P256_PRIVATE_KEY_LENGTH,
+  P256_PUBLIC_KEY_LENGTH,
+  P256_SIGNATURE_LENGTH,
+  randomScalar,
+  generateKeyPair,
+  publicKeyFromPrivate,
+  isValidPublicKey,
+  ecdsaSign,
+  ecdsaVerify,
+  signatureToDer,
+  signatureFromDer,
+  ecdh,
+  warmUpCurve,
+} from "./p256";
+export type { KeyPair } from "./p256";
