@@ -31,3 +31,5 @@ export {
   warmUpCurve,
 } from "./p256";
 export type { KeyPair } from "./p256";
+export { CtrDrbg, CTR_DRBG_MAX_REQUEST, CTR_DRBG_DEFAULT_RESEED_INTERVAL } from "./drbg";
+export type { CtrDrbgOptions } from "./drbg";
