@@ -368,7 +368,10 @@ class TlvParser {
     if (size === 1) return view.getInt8(at);
     if (size === 2) return view.getInt16(at, true);
     if (size === 4) return view.getInt32(at, true);
-    const big = (BigInt(view.getInt32(at + 4, true)) << 32n) | BigInt(view.getUint32(at, true));
+    // Two's complement by subtraction, not by bit operations on a negative bigint (XS 13.3
+    // rounds some of those wrongly).
+    const unsigned = (BigInt(view.getUint32(at + 4, true)) << 32n) | BigInt(view.getUint32(at, true));
+    const big = unsigned > I64_MAX ? unsigned - U64_LIMIT : unsigned;
     return big <= MAX_SAFE && big >= -MAX_SAFE ? Number(big) : big;
   }
 
