@@ -205,7 +205,7 @@ static void xs_setImmediate(xsMachine* the)
 static void xs_issueCommand(xsMachine* the)
 {
 	if (xsToInteger(xsArgc) < 1 || !xsIsInstanceOf(xsArg(0), xsArrayBufferPrototype))
-		xsTypeError("issueCommand expects an ArrayBuffer");
+		xsTypeError("the request must be an ArrayBuffer");
 	size_t length = (size_t)xsGetArrayBufferLength(xsArg(0));
 	writeFrame(gEngine.toHost, "?", 1, xsToArrayBuffer(xsArg(0)), length);
 	char* reply;
@@ -229,8 +229,9 @@ static void setNumber(xsMachine* the, xsSlot* object, char* name, double value)
 	xsSet(*object, xsID(name), xsNumber(value));
 }
 
-/* heapStats() -> { slots, peakSlots, chunks, peakChunks, slotSize, reservedSlots, reservedChunks }
- * The figures are read before the result object is allocated. */
+/* heapStats() -> { slots, peakSlots, chunks, peakChunks, slotSize, bytes, peakBytes, reservedSlots,
+ * reservedChunks }, as HeapStats in xsnap.ts. The figures are read before the result object is
+ * allocated. */
 static void xs_heapStats(xsMachine* the)
 {
 	double slots = the->currentHeapCount, peakSlots = the->peakHeapCount;
@@ -242,6 +243,8 @@ static void xs_heapStats(xsMachine* the)
 	setNumber(the, &xsResult, "chunks", chunks);
 	setNumber(the, &xsResult, "peakChunks", peakChunks);
 	setNumber(the, &xsResult, "slotSize", (double)sizeof(txSlot));
+	setNumber(the, &xsResult, "bytes", slots * sizeof(txSlot) + chunks);
+	setNumber(the, &xsResult, "peakBytes", peakSlots * sizeof(txSlot) + peakChunks);
 	setNumber(the, &xsResult, "reservedSlots", reservedSlots);
 	setNumber(the, &xsResult, "reservedChunks", reservedChunks);
 }
@@ -262,8 +265,10 @@ extern void modInstallBase64(xsMachine* the);
 
 static void defineFunction(xsMachine* the, xsSlot* target, char* name, xsCallback callback, xsIntegerValue length, xsSlot* scratch)
 {
-	*scratch = xsNewHostFunction(callback, length);
-	xsDefine(*target, xsID(name), *scratch, xsDontEnum);
+	xsIdentifier id = xsID(name);
+	fxNewHostFunction(the, callback, length, id, xsNoID); /* named, so errors say where they come from */
+	*scratch = fxPop();
+	xsDefine(*target, id, *scratch, xsDontEnum);
 }
 
 static void installGlobals(xsMachine* machine)
@@ -354,8 +359,11 @@ static void deliver(xsMachine* machine, char command, char* body, size_t length)
 		xsVars(5); /* 0: argument, 1: value, 2: settlement record, 3 and 4: scratch */
 		xsTry {
 			if (command == '?') {
+				xsVar(3) = xsGet(xsGlobal, xsID("handleCommand"));
+				if (!xsIsInstanceOf(xsVar(3), xsFunctionPrototype))
+					xsTypeError("globalThis.handleCommand is not a function");
 				xsVar(0) = xsArrayBuffer(body, (xsIntegerValue)length);
-				xsVar(1) = xsCall1(xsGlobal, xsID("handleCommand"), xsVar(0));
+				xsVar(1) = xsCallFunction1(xsVar(3), xsGlobal, xsVar(0));
 			}
 			else {
 				xsVar(0) = xsStringBuffer(body, (xsIntegerValue)length);
