@@ -1,0 +1,10 @@
+// The certificate layer: Matter operational certificates (TLV <-> X.509, chain validation),
+// attestation certificates (PAA/PAI/DAC), PKCS#10 CSRs and Certification Declarations.
+export { CertificateError } from "./errors";
+export { Oid, KeyUsage } from "./oids";
+export * from "./x509";
+export * from "./opcert";
+export * from "./chain";
+export * from "./attestation";
+export * from "./csr";
+export * from "./cd";

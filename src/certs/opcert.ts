@@ -1,0 +1,607 @@
+// Matter operational certificates (RCAC, ICAC, NOC) in their compact Matter TLV form (spec 6.5)
+// and the X.509 DER form their signatures are computed over. The conversion is exact in both
+// directions: the X.509 rebuilt from TLV is byte for byte the certificate the issuer signed, and
+// X.509 that would not come back identically is refused rather than silently altered.
+import { Der, decodeDer, derReadOid, derReadBoolean, type DerNode } from "../codec/der";
+import { bytesEqual, toHex } from "../codec/bytes";
+import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
+import { ecdsaSign, ecdsaVerify, publicKeyFromPrivate } from "../crypto";
+import { CertificateError } from "./errors";
+import { DN_ATTRIBUTE_TYPES, dnAttributeTypeByOid, KEY_PURPOSE_OIDS, KEY_USAGE_ALL, Oid } from "./oids";
+import {
+  authorityKeyIdExtension,
+  basicConstraintsExtension,
+  encodeCertificate,
+  encodeTbsCertificate,
+  extendedKeyUsageExtension,
+  keyIdentifier,
+  keyUsageExtension,
+  NO_EXPIRATION_UNIX,
+  parseX509,
+  subjectKeyIdExtension,
+  withContext,
+  checkSerialNumber,
+  type Extension,
+  type Name,
+  type X509Certificate,
+} from "./x509";
+import { OrderedFields, bytesOf, childrenOf, uint64Of, uintOf } from "./tlv-fields";
+
+/** Seconds from the Unix epoch to the Matter epoch, 2000-01-01T00:00:00Z. */
+export const MATTER_EPOCH_UNIX = 946684800;
+/** Spec 6.1.3: an operational certificate in Matter TLV is at most 400 bytes. */
+export const MAX_MATTER_CERT_LENGTH = 400;
+/** CHIP_CONFIG_CERT_MAX_RDN_ATTRIBUTES: issuer and subject carry at most 5 attributes. */
+export const MAX_DN_ATTRIBUTES = 5;
+
+/** Matter TLV tags of the certificate structure. */
+const Tag = {
+  serialNumber: 1,
+  signatureAlgorithm: 2,
+  issuer: 3,
+  notBefore: 4,
+  notAfter: 5,
+  subject: 6,
+  publicKeyAlgorithm: 7,
+  ellipticCurve: 8,
+  publicKey: 9,
+  extensions: 10,
+  signature: 11,
+} as const;
+
+/** Matter TLV tags of the extensions list. */
+const ExtensionTag = {
+  basicConstraints: 1,
+  keyUsage: 2,
+  extendedKeyUsage: 3,
+  subjectKeyId: 4,
+  authorityKeyId: 5,
+  future: 6,
+} as const;
+
+/** Bit 7 of a DN tag: the string is a PrintableString rather than a UTF8String. */
+const PRINTABLE_FLAG = 0x80;
+const DOMAIN_COMPONENT_TAG = 16;
+
+/** Distinguished-name attribute tags, for building subjects and reading them back. */
+export const DnTag = {
+  commonName: 1,
+  surname: 2,
+  serialNumber: 3,
+  countryName: 4,
+  localityName: 5,
+  stateOrProvinceName: 6,
+  organizationName: 7,
+  organizationalUnitName: 8,
+  title: 9,
+  name: 10,
+  givenName: 11,
+  initials: 12,
+  generationQualifier: 13,
+  dnQualifier: 14,
+  pseudonym: 15,
+  domainComponent: 16,
+  nodeId: 17,
+  firmwareSigningId: 18,
+  icacId: 19,
+  rcacId: 20,
+  fabricId: 21,
+  caseAuthenticatedTag: 22,
+  vvsId: 23,
+  /** Add to a string attribute's tag to carry it as PrintableString. */
+  printable: PRINTABLE_FLAG,
+} as const;
+
+/** One DN attribute: its Matter TLV tag (with the PrintableString flag) and its value. */
+export interface DnEntry {
+  tag: number;
+  /** bigint for the Matter identifier attributes (tags 17-23), string otherwise. */
+  value: string | bigint;
+}
+
+export type OpCertExtension =
+  | { kind: "basic-constraints"; ca: boolean; pathLength?: number }
+  | { kind: "key-usage"; flags: number }
+  /** Matter TLV key purpose values: 1 serverAuth, 2 clientAuth, 3 codeSigning, 4 emailProtection, 5 timeStamping, 6 OCSPSigning. */
+  | { kind: "extended-key-usage"; purposes: number[] }
+  | { kind: "subject-key-id"; keyId: Uint8Array }
+  | { kind: "authority-key-id"; keyId: Uint8Array }
+  /** Any other X.509 extension, kept as its complete DER Extension SEQUENCE. */
+  | { kind: "future"; der: Uint8Array };
+
+export interface MatterCertificate {
+  /** Content octets of the serial number INTEGER. */
+  serialNumber: Uint8Array;
+  /** 1 = ecdsa-with-SHA256 (the only one defined). */
+  signatureAlgorithm: number;
+  issuer: DnEntry[];
+  /** Matter epoch seconds; notAfter 0 means no well-defined expiration. */
+  notBefore: number;
+  notAfter: number;
+  subject: DnEntry[];
+  /** 1 = EC public key. */
+  publicKeyAlgorithm: number;
+  /** 1 = prime256v1. */
+  ellipticCurve: number;
+  publicKey: Uint8Array;
+  extensions: OpCertExtension[];
+  /** Raw r||s. */
+  signature: Uint8Array;
+}
+
+/** Converts a Matter epoch time to Unix seconds (0 means "no expiration", 99991231235959Z). */
+export function matterTimeToUnix(matterSeconds: number): number {
+  return matterSeconds === 0 ? NO_EXPIRATION_UNIX : matterSeconds + MATTER_EPOCH_UNIX;
+}
+
+/** Converts Unix seconds to a Matter epoch time, for certificate fields. */
+export function unixToMatterTime(unixSeconds: number): number {
+  if (unixSeconds === NO_EXPIRATION_UNIX) return 0;
+  const matter = unixSeconds - MATTER_EPOCH_UNIX;
+  if (matter === 0) throw new CertificateError("2000-01-01T00:00:00Z cannot be carried: Matter time 0 means no expiration");
+  if (!Number.isInteger(matter) || matter < 0 || matter > 0xffffffff) {
+    throw new CertificateError(`time ${new Date(unixSeconds * 1000).toISOString()} is outside the Matter certificate range (2000-2136)`);
+  }
+  return matter;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matter TLV
+
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+function decodeDn(element: TlvElement, what: string): DnEntry[] {
+  const entries: DnEntry[] = [];
+  for (const child of childrenOf(element)) {
+    if (typeof child.tag !== "number") throw new CertificateError(`${what}: attributes need context tags`);
+    const tag = child.tag;
+    const type = DN_ATTRIBUTE_TYPES[tag & ~PRINTABLE_FLAG];
+    if (!type) throw new CertificateError(`${what}: unknown attribute tag ${tag}`);
+    if (type.kind === "string") {
+      if (child.type !== "utf8") throw new CertificateError(`${what}: ${type.name} must be a UTF-8 string`);
+      const value = child.value as string;
+      if (tag & PRINTABLE_FLAG) {
+        if (type.tag === DOMAIN_COMPONENT_TAG) throw new CertificateError(`${what}: domain-component is always an IA5String`);
+        if (!PRINTABLE.test(value)) throw new CertificateError(`${what}: ${type.name} "${value}" is not a PrintableString`);
+      }
+      // eslint-disable-next-line no-control-regex
+      if (type.tag === DOMAIN_COMPONENT_TAG && !/^[\x00-\x7f]*$/.test(value)) {
+        throw new CertificateError(`${what}: domain-component must be ASCII`);
+      }
+      entries.push({ tag, value });
+    } else {
+      if (tag & PRINTABLE_FLAG) throw new CertificateError(`${what}: ${type.name} cannot be a PrintableString`);
+      const value = uint64Of(child, `${what} ${type.name}`);
+      if (type.kind === "id32" && value > 0xffffffffn) throw new CertificateError(`${what}: ${type.name} does not fit 32 bits`);
+      entries.push({ tag, value });
+    }
+  }
+  if (entries.length === 0) throw new CertificateError(`${what}: empty distinguished name`);
+  if (entries.length > MAX_DN_ATTRIBUTES) throw new CertificateError(`${what}: more than ${MAX_DN_ATTRIBUTES} attributes`);
+  return entries;
+}
+
+function decodeFutureExtension(der: Uint8Array): DerNode {
+  const extension = decodeDer(der);
+  if (extension.tag !== Der.SEQUENCE || extension.children[0]?.tag !== Der.OID) {
+    throw new CertificateError("future extension is not an X.509 Extension");
+  }
+  const oid = derReadOid(extension.children[0]);
+  if ([Oid.basicConstraints, Oid.keyUsage, Oid.extendedKeyUsage, Oid.subjectKeyIdentifier, Oid.authorityKeyIdentifier].includes(oid as never)) {
+    throw new CertificateError(`future extension carries ${oid}, which has its own Matter TLV tag`);
+  }
+  let index = 1;
+  if (extension.children[1]?.tag === Der.BOOLEAN) {
+    if (!derReadBoolean(extension.children[1])) throw new CertificateError("future extension: critical FALSE must be omitted in DER");
+    index = 2;
+  }
+  if (extension.children[index]?.tag !== Der.OCTET_STRING || extension.children.length !== index + 1) {
+    throw new CertificateError("future extension: malformed Extension");
+  }
+  return extension;
+}
+
+/** The OID and criticality of a future-extension (its full DER Extension). */
+export function futureExtensionInfo(der: Uint8Array): { oid: string; critical: boolean } {
+  const extension = decodeFutureExtension(der);
+  return { oid: derReadOid(extension.children[0]!), critical: extension.children.length === 3 };
+}
+
+function decodeExtensions(element: TlvElement): OpCertExtension[] {
+  const extensions: OpCertExtension[] = [];
+  const seen = new Set<number>();
+  for (const child of childrenOf(element)) {
+    const tag = child.tag;
+    if (typeof tag !== "number") throw new CertificateError("extensions: members need context tags");
+    if (tag !== ExtensionTag.future) {
+      if (seen.has(tag)) throw new CertificateError(`extensions: tag ${tag} appears twice`);
+      seen.add(tag);
+    }
+    switch (tag) {
+      case ExtensionTag.basicConstraints: {
+        if (child.type !== "structure") throw new CertificateError("basic-constraints must be a structure");
+        const fields = new OrderedFields(childrenOf(child), "basic-constraints");
+        const ca = fields.next(1, "bool").value as boolean;
+        const pathElement = fields.optional(2, "uint");
+        fields.end();
+        if (pathElement) {
+          if (!ca) throw new CertificateError("basic-constraints: path length without is-ca");
+          extensions.push({ kind: "basic-constraints", ca, pathLength: uintOf(pathElement, 255, "path length") });
+        } else {
+          extensions.push({ kind: "basic-constraints", ca });
+        }
+        break;
+      }
+      case ExtensionTag.keyUsage: {
+        const flags = uintOf(child, 0xffff, "key-usage");
+        if ((flags & ~KEY_USAGE_ALL) !== 0) throw new CertificateError(`key-usage 0x${flags.toString(16)} has unknown bits`);
+        extensions.push({ kind: "key-usage", flags });
+        break;
+      }
+      case ExtensionTag.extendedKeyUsage: {
+        if (child.type !== "array") throw new CertificateError("extended-key-usage must be an array");
+        const purposes = childrenOf(child).map((purpose) => {
+          if (purpose.tag !== undefined) throw new CertificateError("extended-key-usage: members must be anonymous");
+          const value = uintOf(purpose, 255, "key purpose");
+          if (!KEY_PURPOSE_OIDS[value]) throw new CertificateError(`extended-key-usage: unknown key purpose ${value}`);
+          return value;
+        });
+        if (purposes.length === 0) throw new CertificateError("extended-key-usage is empty");
+        extensions.push({ kind: "extended-key-usage", purposes });
+        break;
+      }
+      case ExtensionTag.subjectKeyId:
+      case ExtensionTag.authorityKeyId: {
+        if (child.type !== "bytes") throw new CertificateError(`extension tag ${tag} must be an octet string`);
+        const keyId = bytesOf(child);
+        if (keyId.length !== 20) throw new CertificateError(`key identifier must be 20 bytes, got ${keyId.length}`);
+        extensions.push(tag === ExtensionTag.subjectKeyId ? { kind: "subject-key-id", keyId } : { kind: "authority-key-id", keyId });
+        break;
+      }
+      case ExtensionTag.future: {
+        if (child.type !== "bytes") throw new CertificateError("future-extension must be an octet string");
+        const der = bytesOf(child);
+        withContext("future-extension", () => decodeFutureExtension(der));
+        extensions.push({ kind: "future", der });
+        break;
+      }
+      default:
+        throw new CertificateError(`extensions: unknown tag ${tag}`);
+    }
+  }
+  if (extensions.length === 0) throw new CertificateError("extensions list is empty");
+  return extensions;
+}
+
+/** Decodes and checks a Matter TLV certificate (an anonymous structure with tags 1-11 in order). */
+export function decodeMatterCertificate(tlv: Uint8Array): MatterCertificate {
+  return withContext("Matter certificate", () => {
+    if (tlv.length > MAX_MATTER_CERT_LENGTH) throw new CertificateError(`${tlv.length} bytes is over the ${MAX_MATTER_CERT_LENGTH}-byte limit`);
+    const root = decodeTlv(tlv, { maxDepth: 4 });
+    if (root.type !== "structure" || root.tag !== undefined) throw new CertificateError("expected an anonymous structure");
+    const fields = new OrderedFields(childrenOf(root), "certificate");
+    const serialNumber = bytesOf(fields.next(Tag.serialNumber, "bytes"));
+    checkSerialNumber(serialNumber);
+    const signatureAlgorithm = uintOf(fields.next(Tag.signatureAlgorithm, "uint"), 255, "signature algorithm");
+    if (signatureAlgorithm !== 1) throw new CertificateError(`unsupported signature algorithm ${signatureAlgorithm}`);
+    const issuer = decodeDn(fields.next(Tag.issuer, "list"), "issuer");
+    const notBefore = uintOf(fields.next(Tag.notBefore, "uint"), 0xffffffff, "not-before");
+    const notAfter = uintOf(fields.next(Tag.notAfter, "uint"), 0xffffffff, "not-after");
+    const subject = decodeDn(fields.next(Tag.subject, "list"), "subject");
+    const publicKeyAlgorithm = uintOf(fields.next(Tag.publicKeyAlgorithm, "uint"), 255, "public key algorithm");
+    if (publicKeyAlgorithm !== 1) throw new CertificateError(`unsupported public key algorithm ${publicKeyAlgorithm}`);
+    const ellipticCurve = uintOf(fields.next(Tag.ellipticCurve, "uint"), 255, "elliptic curve");
+    if (ellipticCurve !== 1) throw new CertificateError(`unsupported elliptic curve ${ellipticCurve}`);
+    const publicKey = bytesOf(fields.next(Tag.publicKey, "bytes"));
+    if (publicKey.length !== 65 || publicKey[0] !== 4) throw new CertificateError("public key must be a 65-byte uncompressed point");
+    const extensions = decodeExtensions(fields.next(Tag.extensions, "list"));
+    const signature = bytesOf(fields.next(Tag.signature, "bytes"));
+    if (signature.length !== 64) throw new CertificateError(`signature must be 64 bytes, got ${signature.length}`);
+    fields.end();
+    return {
+      serialNumber,
+      signatureAlgorithm,
+      issuer,
+      notBefore,
+      notAfter,
+      subject,
+      publicKeyAlgorithm,
+      ellipticCurve,
+      publicKey,
+      extensions,
+      signature,
+    };
+  });
+}
+
+function writeDn(writer: TlvWriter, tag: number, dn: DnEntry[]): void {
+  writer.startList(tag);
+  for (const entry of dn) {
+    if (typeof entry.value === "bigint") writer.uint(entry.tag, entry.value);
+    else writer.utf8(entry.tag, entry.value);
+  }
+  writer.end();
+}
+
+export function encodeMatterCertificate(certificate: MatterCertificate): Uint8Array {
+  const writer = new TlvWriter();
+  writer.startStructure(undefined);
+  writer.bytes(Tag.serialNumber, certificate.serialNumber);
+  writer.uint(Tag.signatureAlgorithm, certificate.signatureAlgorithm);
+  writeDn(writer, Tag.issuer, certificate.issuer);
+  writer.uint(Tag.notBefore, certificate.notBefore);
+  writer.uint(Tag.notAfter, certificate.notAfter);
+  writeDn(writer, Tag.subject, certificate.subject);
+  writer.uint(Tag.publicKeyAlgorithm, certificate.publicKeyAlgorithm);
+  writer.uint(Tag.ellipticCurve, certificate.ellipticCurve);
+  writer.bytes(Tag.publicKey, certificate.publicKey);
+  writer.startList(Tag.extensions);
+  for (const extension of certificate.extensions) {
+    switch (extension.kind) {
+      case "basic-constraints":
+        writer.startStructure(ExtensionTag.basicConstraints);
+        writer.bool(1, extension.ca);
+        if (extension.pathLength !== undefined) writer.uint(2, extension.pathLength);
+        writer.end();
+        break;
+      case "key-usage":
+        writer.uint(ExtensionTag.keyUsage, extension.flags);
+        break;
+      case "extended-key-usage":
+        writer.startArray(ExtensionTag.extendedKeyUsage);
+        for (const purpose of extension.purposes) writer.uint(undefined, purpose);
+        writer.end();
+        break;
+      case "subject-key-id":
+        writer.bytes(ExtensionTag.subjectKeyId, extension.keyId);
+        break;
+      case "authority-key-id":
+        writer.bytes(ExtensionTag.authorityKeyId, extension.keyId);
+        break;
+      case "future":
+        writer.bytes(ExtensionTag.future, extension.der);
+        break;
+    }
+  }
+  writer.end();
+  writer.bytes(Tag.signature, certificate.signature);
+  writer.end();
+  const tlv = writer.finish();
+  // Decoding what we wrote applies every check the receiving side will apply.
+  decodeMatterCertificate(tlv);
+  return tlv;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLV -> X.509
+
+function dnToName(dn: DnEntry[]): Name {
+  return dn.map((entry) => {
+    const type = DN_ATTRIBUTE_TYPES[entry.tag & ~PRINTABLE_FLAG];
+    if (!type) throw new CertificateError(`unknown attribute tag ${entry.tag}`);
+    if (typeof entry.value === "bigint") {
+      const digits = type.kind === "id32" ? 8 : 16;
+      return { oid: type.oid, value: entry.value.toString(16).toUpperCase().padStart(digits, "0"), stringTag: Der.UTF8String };
+    }
+    const stringTag =
+      type.tag === DOMAIN_COMPONENT_TAG ? Der.IA5String : entry.tag & PRINTABLE_FLAG ? Der.PrintableString : Der.UTF8String;
+    return { oid: type.oid, value: entry.value, stringTag };
+  });
+}
+
+function extensionToX509(extension: OpCertExtension): Extension | Uint8Array {
+  switch (extension.kind) {
+    case "basic-constraints":
+      return basicConstraintsExtension(extension.ca, extension.pathLength);
+    case "key-usage":
+      return keyUsageExtension(extension.flags);
+    case "extended-key-usage":
+      return extendedKeyUsageExtension(extension.purposes.map((purpose) => KEY_PURPOSE_OIDS[purpose]!));
+    case "subject-key-id":
+      return subjectKeyIdExtension(extension.keyId);
+    case "authority-key-id":
+      return authorityKeyIdExtension(extension.keyId);
+    case "future":
+      return extension.der;
+  }
+}
+
+/** The X.509 TBSCertificate a Matter certificate's signature covers. */
+export function matterTbsToX509(certificate: MatterCertificate): Uint8Array {
+  return encodeTbsCertificate({
+    serialNumber: certificate.serialNumber,
+    issuer: dnToName(certificate.issuer),
+    notBefore: matterTimeToUnix(certificate.notBefore),
+    notAfter: matterTimeToUnix(certificate.notAfter),
+    subject: dnToName(certificate.subject),
+    publicKey: certificate.publicKey,
+    extensions: certificate.extensions.map(extensionToX509),
+  });
+}
+
+/** Converts a Matter certificate (decoded, or its TLV) to the X.509 DER its issuer signed. */
+export function matterCertificateToX509(certificate: MatterCertificate | Uint8Array): Uint8Array {
+  const decoded = certificate instanceof Uint8Array ? decodeMatterCertificate(certificate) : certificate;
+  return withContext("Matter certificate to X.509", () => encodeCertificate(matterTbsToX509(decoded), decoded.signature));
+}
+
+// ---------------------------------------------------------------------------------------------
+// X.509 -> TLV
+
+const HEX_ID = { id64: /^[0-9A-F]{16}$/, id32: /^[0-9A-F]{8}$/ } as const;
+
+function nameToDn(name: Name, what: string): DnEntry[] {
+  return name.map((attribute) => {
+    const type = dnAttributeTypeByOid(attribute.oid);
+    if (!type) throw new CertificateError(`${what}: attribute ${attribute.oid} has no Matter TLV encoding`);
+    if (type.kind !== "string") {
+      if (attribute.stringTag !== Der.UTF8String) throw new CertificateError(`${what}: ${type.name} must be a UTF8String`);
+      if (!HEX_ID[type.kind].test(attribute.value)) {
+        throw new CertificateError(`${what}: ${type.name} "${attribute.value}" is not ${type.kind === "id32" ? 8 : 16} uppercase hex digits`);
+      }
+      return { tag: type.tag, value: BigInt("0x" + attribute.value) };
+    }
+    if (type.tag === DOMAIN_COMPONENT_TAG) {
+      if (attribute.stringTag !== Der.IA5String) throw new CertificateError(`${what}: domain-component must be an IA5String`);
+      return { tag: type.tag, value: attribute.value };
+    }
+    if (attribute.stringTag === Der.PrintableString) return { tag: type.tag | PRINTABLE_FLAG, value: attribute.value };
+    if (attribute.stringTag === Der.UTF8String) return { tag: type.tag, value: attribute.value };
+    throw new CertificateError(`${what}: ${type.name} must be a UTF8String or PrintableString`);
+  });
+}
+
+function extensionFromX509(extension: Extension, certificate: X509Certificate, raw: Uint8Array): OpCertExtension {
+  const mustBeCritical = (critical: boolean) => {
+    if (extension.critical !== critical) {
+      throw new CertificateError(`extension ${extension.oid} must be ${critical ? "critical" : "non-critical"} in a Matter certificate`);
+    }
+  };
+  switch (extension.oid) {
+    case Oid.basicConstraints:
+      mustBeCritical(true);
+      return { kind: "basic-constraints", ...certificate.basicConstraints! };
+    case Oid.keyUsage:
+      mustBeCritical(true);
+      return { kind: "key-usage", flags: certificate.keyUsage! };
+    case Oid.extendedKeyUsage: {
+      mustBeCritical(true);
+      const purposes = certificate.extendedKeyUsage!.map((oid) => {
+        const value = KEY_PURPOSE_OIDS.indexOf(oid);
+        if (value <= 0) throw new CertificateError(`key purpose ${oid} has no Matter TLV encoding`);
+        return value;
+      });
+      return { kind: "extended-key-usage", purposes };
+    }
+    case Oid.subjectKeyIdentifier:
+      mustBeCritical(false);
+      if (certificate.subjectKeyId!.length !== 20) throw new CertificateError("subject key identifier must be 20 bytes");
+      return { kind: "subject-key-id", keyId: certificate.subjectKeyId! };
+    case Oid.authorityKeyIdentifier: {
+      mustBeCritical(false);
+      const keyId = certificate.authorityKeyId;
+      if (!keyId || keyId.length !== 20) throw new CertificateError("authority key identifier must be a 20-byte key id");
+      return { kind: "authority-key-id", keyId };
+    }
+    default:
+      return { kind: "future", der: raw };
+  }
+}
+
+/** The raw DER of each Extension, in order (the parsed form keeps only the fields). */
+function rawExtensions(der: Uint8Array): Uint8Array[] {
+  const tbs = decodeDer(der).children[0]!;
+  return tbs.children[7]!.children[0]!.children.map((node) => node.raw);
+}
+
+/**
+ * Converts an X.509 operational certificate to the Matter TLV structure. Refuses certificates
+ * that the TLV form cannot reproduce exactly (their signature would no longer verify).
+ */
+export function x509ToMatterCertificate(der: Uint8Array): MatterCertificate {
+  const x509 = parseX509(der);
+  return withContext("X.509 to Matter certificate", () => {
+    const raws = rawExtensions(der);
+    const certificate: MatterCertificate = {
+      serialNumber: x509.serialNumber,
+      signatureAlgorithm: 1,
+      issuer: nameToDn(x509.issuer, "issuer"),
+      notBefore: unixToMatterTime(x509.notBefore),
+      notAfter: unixToMatterTime(x509.notAfter),
+      subject: nameToDn(x509.subject, "subject"),
+      publicKeyAlgorithm: 1,
+      ellipticCurve: 1,
+      publicKey: x509.publicKey,
+      extensions: x509.extensions.map((extension, index) => extensionFromX509(extension, x509, raws[index]!)),
+      signature: x509.signature,
+    };
+    const rebuilt = encodeCertificate(matterTbsToX509(certificate), certificate.signature);
+    if (!bytesEqual(rebuilt, der)) {
+      throw new CertificateError("the certificate is not in the canonical form Matter TLV reproduces (e.g. time or string encodings)");
+    }
+    return certificate;
+  });
+}
+
+export function x509ToMatterTlv(der: Uint8Array): Uint8Array {
+  return encodeMatterCertificate(x509ToMatterCertificate(der));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and issuing
+
+export function findExtension<K extends OpCertExtension["kind"]>(
+  certificate: MatterCertificate,
+  kind: K,
+): Extract<OpCertExtension, { kind: K }> | undefined {
+  return certificate.extensions.find((extension) => extension.kind === kind) as Extract<OpCertExtension, { kind: K }> | undefined;
+}
+
+export function dnIdentifier(dn: DnEntry[], tag: number): bigint | undefined {
+  const entry = dn.find((candidate) => candidate.tag === tag);
+  return typeof entry?.value === "bigint" ? entry.value : undefined;
+}
+
+/** Verifies `certificate`'s signature with the issuer's public key over the rebuilt X.509 TBS. */
+export function verifyMatterCertificateSignature(certificate: MatterCertificate, issuerPublicKey: Uint8Array): boolean {
+  return ecdsaVerify(issuerPublicKey, matterTbsToX509(certificate), certificate.signature);
+}
+
+export interface MatterCertificateRequest {
+  serialNumber: Uint8Array;
+  issuer: DnEntry[];
+  subject: DnEntry[];
+  /** Unix seconds; notAfter may be NO_EXPIRATION_UNIX. */
+  notBefore: number;
+  notAfter: number;
+  publicKey: Uint8Array;
+  /** Issuer's public key, for the authority key identifier (the subject's own key for a root). */
+  issuerPublicKey: Uint8Array;
+  ca: boolean;
+  pathLength?: number;
+  keyUsage: number;
+  /** Matter key purpose values (1 serverAuth, 2 clientAuth, ...). */
+  extendedKeyUsage?: number[];
+  futureExtensions?: Uint8Array[];
+}
+
+/**
+ * Builds and signs an operational certificate in the extension order CHIP uses (basic constraints,
+ * key usage, extended key usage, subject key id, authority key id, then any others).
+ */
+export function issueMatterCertificate(request: MatterCertificateRequest, issuerPrivateKey: Uint8Array): MatterCertificate {
+  const extensions: OpCertExtension[] = [
+    request.pathLength === undefined
+      ? { kind: "basic-constraints", ca: request.ca }
+      : { kind: "basic-constraints", ca: request.ca, pathLength: request.pathLength },
+    { kind: "key-usage", flags: request.keyUsage },
+  ];
+  if (request.extendedKeyUsage) extensions.push({ kind: "extended-key-usage", purposes: request.extendedKeyUsage });
+  extensions.push({ kind: "subject-key-id", keyId: keyIdentifier(request.publicKey) });
+  extensions.push({ kind: "authority-key-id", keyId: keyIdentifier(request.issuerPublicKey) });
+  for (const der of request.futureExtensions ?? []) extensions.push({ kind: "future", der });
+  const unsigned: MatterCertificate = {
+    serialNumber: request.serialNumber,
+    signatureAlgorithm: 1,
+    issuer: request.issuer,
+    notBefore: unixToMatterTime(request.notBefore),
+    notAfter: unixToMatterTime(request.notAfter),
+    subject: request.subject,
+    publicKeyAlgorithm: 1,
+    ellipticCurve: 1,
+    publicKey: request.publicKey,
+    extensions,
+    signature: new Uint8Array(64),
+  };
+  if (!bytesEqual(publicKeyFromPrivate(issuerPrivateKey), request.issuerPublicKey)) {
+    throw new CertificateError("issuer private key does not match the issuer public key");
+  }
+  const certificate = { ...unsigned, signature: ecdsaSign(issuerPrivateKey, matterTbsToX509(unsigned)) };
+  encodeMatterCertificate(certificate); // applies the decoder's checks (sizes, ranges)
+  return certificate;
+}
+
+/** Hex of the serial number, for display. */
+export function serialNumberHex(certificate: MatterCertificate | X509Certificate): string {
+  return toHex(certificate.serialNumber).toUpperCase();
+}
