@@ -64,3 +64,14 @@ export function bigIntToBytes(value: bigint, length: number): Uint8Array {
   if (rest !== 0n || value < 0n) throw new CryptoError(`integer does not fit in ${length} bytes`);
   return out;
 }
+
+/** Bytes of an ASCII label (protocol constants such as HKDF info strings). */
+export function asciiBytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) throw new CryptoError("label is not ASCII");
+    out[i] = code;
+  }
+  return out;
+}

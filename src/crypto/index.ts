@@ -33,3 +33,25 @@ export {
 export type { KeyPair } from "./p256";
 export { CtrDrbg, CTR_DRBG_MAX_REQUEST, CTR_DRBG_DEFAULT_RESEED_INTERVAL } from "./drbg";
 export type { CtrDrbgOptions } from "./drbg";
+export {
+  SPAKE2P_CONFIRMATION_INFO,
+  SPAKE2P_MIN_SALT_LENGTH,
+  SPAKE2P_MAX_SALT_LENGTH,
+  SPAKE2P_MIN_ITERATIONS,
+  SPAKE2P_MAX_ITERATIONS,
+  spake2pM,
+  spake2pN,
+  spake2pComputeW0W1,
+  spake2pComputeVerifier,
+  spake2pComputeL,
+  spake2pProverShare,
+  spake2pVerifierShare,
+  spake2pProverSecrets,
+  spake2pVerifierSecrets,
+  spake2pTranscript,
+  spake2pKeySchedule,
+  spake2pConfirmations,
+  Spake2pVerifier,
+  Spake2pProver,
+} from "./spake2p";
+export type { Spake2pTranscriptParts, Spake2pKeys, Spake2pVerifierOptions, Spake2pProverOptions } from "./spake2p";
