@@ -1,0 +1,2 @@
+// Factory data: the per-device identity written at manufacturing and read at boot.
+export * from "./partition";
