@@ -9,6 +9,7 @@ interface Subcommand {
 
 const subcommands: Record<string, Subcommand> = {
   selftest: { summary: "run the conformance vector suites inside the XS engine", load: () => import("./selftest") },
+  payload: { summary: "encode or decode onboarding payloads (QR code, manual pairing code)", load: () => import("./payload") },
 };
 
 function usage(): string {
