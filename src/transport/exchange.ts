@@ -434,7 +434,9 @@ export class ExchangeManager {
     const now = this.clock.now();
     session.lastPeerActivityMs = now;
     this.sessions.touch(session);
-    if (session.isSecure && peerKey(session.peerAddress) !== peerKey(peer)) session.peerAddress = peer;
+    // A peer may move (spec 4.13.2.2), but only a fresh authenticated message moves its session:
+    // a replay from elsewhere must not redirect the traffic.
+    if (verdict === "new" && session.isSecure && peerKey(session.peerAddress) !== peerKey(peer)) session.peerAddress = peer;
 
     if (header.ackedMessageCounter !== undefined) this.acknowledged(session, header.ackedMessageCounter);
 

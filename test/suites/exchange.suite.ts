@@ -385,7 +385,7 @@ export default suite("transport exchanges and MRP", (test) => {
     equal(w.clock.pendingTimers, 0, "no timer left behind");
   });
 
-  test("an authenticated message from a new address moves the session there", async () => {
+  test("a fresh authenticated message from a new address moves the session there; forgeries and replays do not", async () => {
     const w = world();
     w.link.endpoint("a-moved");
     const exchange = w.a.exchanges.initiate(w.sa);
@@ -409,8 +409,11 @@ export default suite("transport exchanges and MRP", (test) => {
     const forged = moved.slice();
     forged[10]! ^= 1;
     w.link.inject("evil", "b", forged);
+    // Nor does a replay of an authentic one.
+    w.link.inject("evil", "b", moved);
     await w.clock.advance(5);
     deepEqual(w.sb.peerAddress, memoryPeer("a-moved"));
+    equal(w.b.exchanges.stats.dropped.duplicate, 1);
   });
 
   test("unsecured handshake sessions: ephemeral initiator node id out, destination node id back", async () => {
