@@ -239,6 +239,33 @@ export default suite("codec/tlv", (test) => {
     bytesEqual(writer.finish(), sample.encoding_hex);
   });
 
+  test("certification declarations: TLV content reads as its elements and re-encodes exactly", (context) => {
+    const cd = context.vectors.json<{
+      tlv_tags: Record<string, number>;
+      test_cases: { name: string; elements: Record<string, unknown>; cd_content_hex: string }[];
+    }>("certification_declaration/cd_vectors.json");
+    const tags = cd.tlv_tags;
+    const number = (value: unknown) => (typeof value === "string" ? parseInt(value, 16) : (value as number));
+    for (const { name, elements, cd_content_hex } of cd.test_cases) {
+      const bytes = fromHex(cd_content_hex);
+      const struct = TlvStruct.decode(bytes);
+      equal(struct.uint(tags.format_version!), elements.format_version, `${name} format_version`);
+      equal(struct.uint(tags.vendor_id!), number(elements.vendor_id), `${name} vendor_id`);
+      const productIds = struct.array(tags.product_id_array!).map(asNumber);
+      if (Array.isArray(elements.product_ids)) deepEqual(productIds, elements.product_ids.map(number), `${name} product ids`);
+      else deepEqual(productIds, Array.from({ length: 100 }, (_, i) => 0x8000 + i), `${name}: ${String(elements.product_ids)}`);
+      equal(struct.uint(tags.device_type_id!), number(elements.device_type_id), `${name} device type`);
+      equal(struct.utf8(tags.certificate_id!, 19), elements.certificate_id, `${name} certificate id`);
+      equal(struct.uint(tags.security_level!), elements.security_level);
+      equal(struct.uint(tags.security_information!), elements.security_information);
+      equal(struct.uint(tags.version_number!), number(elements.version_number));
+      equal(struct.uint(tags.certification_type!), elements.certification_type);
+      equal(struct.optionalUint(tags.dac_origin_vendor_id!) ?? null, elements.dac_origin_vendor_id === null ? null : number(elements.dac_origin_vendor_id));
+      equal(struct.optionalUint(tags.dac_origin_product_id!) ?? null, elements.dac_origin_product_id === null ? null : number(elements.dac_origin_product_id));
+      bytesEqual(encodeTlv(struct.element), bytes, `${name} re-encodes`);
+    }
+  });
+
   test("integers use the smallest width for their value, and come back as number or bigint", () => {
     const unsigned: [number | bigint, string][] = [
       [0, "0400"], [255, "04ff"], [256, "050001"], [65535, "05ffff"], [65536, "0600000100"],
