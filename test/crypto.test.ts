@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as node from "node:crypto";
+import { Spake2p as MatterJsSpake2p, StandardCrypto } from "@matter/general";
 import {
   aesCcmDecrypt,
   aesCcmEncrypt,
@@ -19,6 +20,10 @@ import {
   publicKeyFromPrivate,
   signatureFromDer,
   signatureToDer,
+  Spake2pProver,
+  Spake2pVerifier,
+  spake2pComputeVerifier,
+  spake2pComputeW0W1,
   type Random,
 } from "../src/crypto";
 
@@ -240,6 +245,62 @@ describe("P-256 vs Node", () => {
       const raw = theirs.getPrivateKey();
       theirPrivate.set(raw, 32 - raw.length);
       assert.equal(hex(ecdh(theirPrivate, ours.publicKey)), nodeView.toString("hex"));
+    }
+  });
+});
+
+const bigIntFrom = (bytes: Uint8Array): bigint => BigInt("0x" + (hex(bytes) || "0"));
+const bytesOf = (data: ArrayBufferLike | ArrayBufferView): Uint8Array => (ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data));
+
+describe("SPAKE2+ against matter.js (the interoperability target)", () => {
+  const matterCrypto = new StandardCrypto();
+
+  it("w0, w1 and L from the passcode match matter.js", async () => {
+    for (const [passcode, saltLength, iterations] of [
+      [20202021, 16, 1000],
+      [1, 32, 1000],
+      [99999998, 24, 2000],
+    ] as const) {
+      const salt = random(saltLength);
+      const ours = spake2pComputeW0W1(passcode, salt, iterations);
+      const theirs = await MatterJsSpake2p.computeW0W1(matterCrypto, { iterations, salt }, passcode);
+      assert.equal(bigIntFrom(ours.w0), theirs.w0);
+      assert.equal(bigIntFrom(ours.w1), theirs.w1);
+      const theirL = await MatterJsSpake2p.computeW0L(matterCrypto, { iterations, salt }, passcode);
+      assert.equal(hex(spake2pComputeVerifier(passcode, salt, iterations).L), hex(bytesOf(theirL.L)));
+    }
+  });
+
+  it("matter.js commissioner (prover) against our device (verifier)", async () => {
+    for (let round = 0; round < 5; round++) {
+      const salt = random(16);
+      const context = random(32);
+      const { w0, w1 } = spake2pComputeW0W1(20202021 + round, salt, 1000);
+      const { L } = spake2pComputeVerifier(20202021 + round, salt, 1000);
+      const prover = MatterJsSpake2p.create(matterCrypto, context, bigIntFrom(w0));
+      const X = bytesOf(prover.computeX());
+      const verifier = new Spake2pVerifier({ context, w0, L, random: nodeRandom });
+      const { Y, cB } = verifier.respond(X);
+      const theirs = await prover.computeSecretAndVerifiersFromY(bigIntFrom(w1), X, Y);
+      assert.equal(hex(cB), hex(bytesOf(theirs.hBX)), "cB");
+      assert.equal(hex(verifier.confirm(bytesOf(theirs.hAY)).Ke), hex(theirs.Ke), "Ke");
+    }
+  });
+
+  it("our commissioner (prover) against a matter.js verifier", async () => {
+    for (let round = 0; round < 5; round++) {
+      const salt = random(32);
+      const context = random(32);
+      const { w0, w1 } = spake2pComputeW0W1(34567890 + round, salt, 1000);
+      const { L } = spake2pComputeVerifier(34567890 + round, salt, 1000);
+      const prover = new Spake2pProver({ context, w0, w1, random: nodeRandom });
+      const X = prover.start();
+      const verifier = MatterJsSpake2p.create(matterCrypto, context, bigIntFrom(w0));
+      const Y = bytesOf(verifier.computeY());
+      const theirs = await verifier.computeSecretAndVerifiersFromX(L, X, Y);
+      const { cA, Ke } = prover.finish(Y, bytesOf(theirs.hBX));
+      assert.equal(hex(cA), hex(bytesOf(theirs.hAY)), "cA");
+      assert.equal(hex(Ke), hex(theirs.Ke), "Ke");
     }
   });
 });
