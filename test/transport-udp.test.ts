@@ -355,3 +355,43 @@ for (const family of [4, 6] as const) {
     });
   });
 }
+
+describe("UdpTransport", () => {
+  it("listens on IPv6 and IPv4 at once, reports peers with their family, and refuses oversize messages", async () => {
+    const network = new NodeNetwork();
+    const udp = new UdpTransport(network, { port: 0 });
+    const received: { bytes: Uint8Array; peer: PeerAddress }[] = [];
+    udp.onReceive((bytes, peer) => received.push({ bytes, peer }));
+    const raw = { 4: createSocket("udp4"), 6: createSocket("udp6") };
+    try {
+      await network.ready();
+      for (const family of [4, 6] as const) {
+        assert.ok(udp.port(family)! > 0, `IPv${family} port`);
+        await new Promise<void>((resolve) => raw[family].bind(0, family === 6 ? "::1" : "127.0.0.1", resolve));
+        raw[family].send(new Uint8Array([family]), udp.port(family)!, family === 6 ? "::1" : "127.0.0.1");
+      }
+      await until(() => received.length === 2, 2000);
+      for (const family of [4, 6] as const) {
+        const entry = received.find((r) => r.peer.family === family)!;
+        assert.deepEqual(entry.bytes, new Uint8Array([family]));
+        assert.equal(entry.peer.transport, "udp");
+        assert.equal(entry.peer.port, raw[family].address().port);
+        // Replies go out on the socket of the peer's family.
+        const echoed = new Promise<Uint8Array>((resolve) => raw[family].once("message", (message) => resolve(new Uint8Array(message))));
+        udp.send(new Uint8Array([0xee, family]), entry.peer);
+        assert.deepEqual(await echoed, new Uint8Array([0xee, family]));
+      }
+      assert.throws(() => udp.send(new Uint8Array(1281), udpPeer("127.0.0.1", 9)), /exceeds 1280/);
+      assert.deepEqual(udpPeer("fe80::1", 5540, "eth0"), { transport: "udp", address: "fe80::1", port: 5540, family: 6, interfaceName: "eth0" });
+      assert.equal(udpPeer("10.0.0.1").port, 5540);
+      const v4only = new UdpTransport(network, { port: 0, families: [4] });
+      assert.throws(() => v4only.send(new Uint8Array(1), udpPeer("::1", 9)), /no IPv6 socket/);
+      v4only.close();
+    } finally {
+      udp.close();
+      raw[4].close();
+      raw[6].close();
+      network.close();
+    }
+  });
+});

@@ -44,7 +44,6 @@ const EXCHANGE_FLAG_VENDOR = 0x10;
 const PRIVACY_HEADER_OFFSET = 4;
 /** The privacy nonce takes the MIC's last 11 bytes (spec 4.9.3, CHIP kPrivacyNonceMicFragmentOffset). */
 const PRIVACY_NONCE_MIC_OFFSET = 5;
-const PRIVACY_KEY_INFO = new Uint8Array([0x50, 0x72, 0x69, 0x76, 0x61, 0x63, 0x79, 0x4b, 0x65, 0x79]); // "PrivacyKey"
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -287,7 +286,9 @@ export function privacyNonce(sessionId: number, mic: Uint8Array): Uint8Array {
 
 /** PrivacyKey = HKDF-SHA256(encryption key, salt = [], info = "PrivacyKey", 16) (spec 4.9.1). */
 export function derivePrivacyKey(encryptionKey: Uint8Array): Uint8Array {
-  return hkdfSha256(encryptionKey, new Uint8Array(0), PRIVACY_KEY_INFO, 16);
+  // Built per call: module scope holds no mutable objects (preloaded modules are frozen on XS).
+  const info = new Uint8Array([0x50, 0x72, 0x69, 0x76, 0x61, 0x63, 0x79, 0x4b, 0x65, 0x79]); // "PrivacyKey"
+  return hkdfSha256(encryptionKey, new Uint8Array(0), info, 16);
 }
 
 /** Length of the obfuscated header part: counter and node/group ids (extensions stay in clear, as in CHIP). */
