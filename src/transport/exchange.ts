@@ -94,8 +94,11 @@ export interface SendOptions {
   privacy?: boolean;
 }
 
-/** Called for a message that opens an exchange (initiator flag set, no such exchange yet). */
-export type UnsolicitedHandler = (exchange: Exchange, message: ReceivedMessage) => void;
+/**
+ * Called for a message that opens an exchange (initiator flag set, no such exchange yet). A
+ * handler may be async: if its promise rejects, the error is logged and the exchange aborted.
+ */
+export type UnsolicitedHandler = (exchange: Exchange, message: ReceivedMessage) => unknown;
 
 export interface TransportStats {
   received: number;
@@ -483,11 +486,15 @@ export class ExchangeManager {
     created.heardFromPeer = true;
     this.stats.delivered++;
     this.sessions.currentSession = session;
-    try {
-      handler(created, message);
-    } catch (error) {
-      this.log("error", `protocol 0x${header.protocolId.toString(16)} handler failed: ${(error as Error).message}`);
+    const failed = (error: unknown) => {
+      this.log("error", `protocol 0x${header.protocolId.toString(16)} handler failed: ${(error as Error)?.message ?? String(error)}`);
       created.abort();
+    };
+    try {
+      const result = handler(created, message);
+      if (result instanceof Promise) result.then(undefined, failed);
+    } catch (error) {
+      failed(error);
     } finally {
       this.sessions.currentSession = undefined;
     }

@@ -416,6 +416,30 @@ export default suite("transport exchanges and MRP", (test) => {
     equal(w.b.exchanges.stats.dropped.duplicate, 1);
   });
 
+  test("a handler that throws or rejects gets its exchange aborted and logged", async () => {
+    const clock = new ManualClock();
+    const link = new MemoryLink(clock);
+    const logged: string[] = [];
+    const a = makeNode(link, "a", 1);
+    const b = makeNode(link, "b", 2, { log: (_level, message) => logged.push(message) });
+    const sessions = pairSessions(a, b, undefined, PARAMETERS);
+    let seen = 0;
+    b.exchanges.registerProtocol(IM, (exchange, message) => {
+      seen++;
+      if (message.opcode === 1) throw new Error("sync failure");
+      return (async () => {
+        await exchange.nextMessage(1000).catch(() => undefined);
+        throw new Error("async failure");
+      })();
+    });
+    a.exchanges.initiate(sessions.a).send(IM, 1, bytes(), { reliable: false });
+    a.exchanges.initiate(sessions.a).send(IM, 2, bytes(), { reliable: false });
+    await clock.advance(1500);
+    equal(seen, 2);
+    equal(b.exchanges.exchangeCount, 0, "both exchanges were aborted");
+    equal(logged.filter((line) => /sync failure|async failure/.test(line)).length, 2);
+  });
+
   test("unsecured handshake sessions: ephemeral initiator node id out, destination node id back", async () => {
     const w = world();
     const served: { exchange: Exchange; message: ReceivedMessage }[] = [];
