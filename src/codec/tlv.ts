@@ -136,34 +136,55 @@ export class TlvWriter {
   }
 
   int(tag: TlvTag, value: number | bigint): this {
-    if (typeof value === "number") {
-      if (!Number.isInteger(value)) throw new CodecError(`TLV: int ${value} is not an integer`);
-      if (value >= -0x80 && value <= 0x7f) return this.head(tag, TYPE_INT), this.out.i8(value), this;
-      if (value >= -0x8000 && value <= 0x7fff) return this.head(tag, TYPE_INT + 1), this.out.i16le(value), this;
-      if (value >= -0x80000000 && value <= 0x7fffffff) return this.head(tag, TYPE_INT + 2), this.out.i32le(value), this;
-      value = BigInt(value);
-    }
-    if (typeof value !== "bigint") throw new CodecError(`TLV: int value must be a number or bigint`);
-    if (value < I64_MIN || value > I64_MAX) throw new CodecError(`TLV: int ${value} is outside the int64 range`);
-    if (value >= -0x80000000n && value <= 0x7fffffffn) return this.int(tag, Number(value));
+    if (typeof value === "number" && !Number.isInteger(value)) throw new CodecError(`TLV: int ${value} is not an integer`);
+    if (typeof value !== "number" && typeof value !== "bigint") throw new CodecError("TLV: int value must be a number or bigint");
+    if (typeof value === "number" && value >= -0x80000000 && value <= 0x7fffffff) return this.int32(tag, value);
+    const big = BigInt(value);
+    if (big < I64_MIN || big > I64_MAX) throw new CodecError(`TLV: int ${value} is outside the int64 range`);
+    if (big >= -0x80000000n && big <= 0x7fffffffn) return this.int32(tag, Number(big));
     this.head(tag, TYPE_INT + 3);
-    this.out.i64le(value);
+    this.out.i64le(big);
+    return this;
+  }
+
+  private int32(tag: TlvTag, value: number): this {
+    if (value >= -0x80 && value <= 0x7f) {
+      this.head(tag, TYPE_INT);
+      this.out.i8(value);
+    } else if (value >= -0x8000 && value <= 0x7fff) {
+      this.head(tag, TYPE_INT + 1);
+      this.out.i16le(value);
+    } else {
+      this.head(tag, TYPE_INT + 2);
+      this.out.i32le(value);
+    }
     return this;
   }
 
   uint(tag: TlvTag, value: number | bigint): this {
-    if (typeof value === "number") {
-      if (!Number.isInteger(value) || value < 0) throw new CodecError(`TLV: uint ${value} is not a non-negative integer`);
-      if (value <= 0xff) return this.head(tag, TYPE_UINT), this.out.u8(value), this;
-      if (value <= 0xffff) return this.head(tag, TYPE_UINT + 1), this.out.u16le(value), this;
-      if (value <= 0xffffffff) return this.head(tag, TYPE_UINT + 2), this.out.u32le(value), this;
-      value = BigInt(value);
-    }
-    if (typeof value !== "bigint") throw new CodecError(`TLV: uint value must be a number or bigint`);
-    if (value < 0n || value >= U64_LIMIT) throw new CodecError(`TLV: uint ${value} is outside 0..2^64-1`);
-    if (value <= 0xffffffffn) return this.uint(tag, Number(value));
+    if (typeof value === "number" && !Number.isInteger(value)) throw new CodecError(`TLV: uint ${value} is not an integer`);
+    if (typeof value !== "number" && typeof value !== "bigint") throw new CodecError("TLV: uint value must be a number or bigint");
+    // Common case without bigint arithmetic, which is slow on XS.
+    if (typeof value === "number" && value >= 0 && value <= 0xffffffff) return this.uint32(tag, value);
+    const big = BigInt(value);
+    if (big < 0n || big >= U64_LIMIT) throw new CodecError(`TLV: uint ${value} is outside 0..2^64-1`);
+    if (big <= 0xffffffffn) return this.uint32(tag, Number(big));
     this.head(tag, TYPE_UINT + 3);
-    this.out.u64le(value);
+    this.out.u64le(big);
+    return this;
+  }
+
+  private uint32(tag: TlvTag, value: number): this {
+    if (value <= 0xff) {
+      this.head(tag, TYPE_UINT);
+      this.out.u8(value);
+    } else if (value <= 0xffff) {
+      this.head(tag, TYPE_UINT + 1);
+      this.out.u16le(value);
+    } else {
+      this.head(tag, TYPE_UINT + 2);
+      this.out.u32le(value);
+    }
     return this;
   }
 
@@ -200,9 +221,16 @@ export class TlvWriter {
 
   private lengthPrefixed(tag: TlvTag, baseType: number, data: Uint8Array): this {
     const length = data.length;
-    if (length <= 0xff) this.head(tag, baseType), this.out.u8(length);
-    else if (length <= 0xffff) this.head(tag, baseType + 1), this.out.u16le(length);
-    else this.head(tag, baseType + 2), this.out.u32le(length);
+    if (length <= 0xff) {
+      this.head(tag, baseType);
+      this.out.u8(length);
+    } else if (length <= 0xffff) {
+      this.head(tag, baseType + 1);
+      this.out.u16le(length);
+    } else {
+      this.head(tag, baseType + 2);
+      this.out.u32le(length);
+    }
     this.out.bytes(data);
     return this;
   }
