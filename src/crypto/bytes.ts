@@ -1,5 +1,5 @@
-// Byte handling shared by the crypto modules. Not part of the facade: other layers have their
-// own codec helpers; these exist so crypto depends on nothing above it.
+// Byte handling shared by the crypto modules. Not part of the facade: the codec layer has its own
+// byte utilities; these keep crypto free of dependencies on other layers.
 import { CryptoError } from "./errors";
 
 /** Throws CryptoError unless `value` is a Uint8Array (of exactly `length` bytes when given). */
