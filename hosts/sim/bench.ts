@@ -52,19 +52,21 @@ interface HeapFigures {
 }
 
 /**
- * Peak XS heap during one run of row `index` (prepared and warmed up first), and how far above
- * the live heap before the run it went; "n/a" where the engine driver cannot report the heap.
- * Measured in an engine sized like a device, which grows its heap in small steps and so collects
- * often: the peak is then close to what the run needs live, not everything it ever allocated.
+ * One more run of row `index` in `worker` (prepared and warmed up first): the XS instruction
+ * meter for it, which unlike time does not depend on what else the machine is doing, and the
+ * heap peak during it with how far above the live heap before the run it went ("n/a" where the
+ * engine driver cannot report the heap). `worker` is sized like a device: it grows its heap in
+ * small steps and so collects often, and the peak is close to what the run needs live.
  */
-async function peakHeap(worker: XsWorker, index: number): Promise<string> {
+async function singleRun(worker: XsWorker, index: number): Promise<{ compute: string; heap: string }> {
   const heap = worker as { heapStats?: () => Promise<HeapFigures>; resetHeapPeaks?: (options: { gc: boolean }) => Promise<HeapFigures> };
-  if (!heap.heapStats || !heap.resetHeapPeaks) return "n/a";
   await worker.evaluate(`benchPrepare(${index})`);
-  const before = await heap.resetHeapPeaks({ gc: true });
-  await worker.evaluate("benchOnce()");
-  const after = await heap.heapStats();
-  return `${(after.peakBytes / 1024).toFixed(0)} KB (+${((after.peakBytes - before.bytes) / 1024).toFixed(0)} KB)`;
+  const before = await heap.resetHeapPeaks?.({ gc: true });
+  const { meter } = await worker.evaluate("benchOnce()");
+  const after = await heap.heapStats?.();
+  const compute = meter.compute >= 1e6 ? `${(meter.compute / 1e6).toFixed(2)} M` : `${(meter.compute / 1e3).toFixed(1)} k`;
+  if (!before || !after) return { compute, heap: "n/a" };
+  return { compute, heap: `${(after.peakBytes / 1024).toFixed(0)} KB (+${((after.peakBytes - before.bytes) / 1024).toFixed(0)} KB)` };
 }
 
 function formatMs(result: BenchResult | undefined, bytesPerRun: number | undefined): string {
@@ -92,23 +94,23 @@ async function main(): Promise<void> {
   const source = await xsBundle(modules);
   const parserBufferKB = Math.max(8192, Math.ceil(source.length / 1024) * 2);
   const worker = new XsWorker({ parserBufferKB });
-  const heapWorker = new XsWorker({ parserBufferKB, creation: DEVICE_LIKE_HEAP });
-  const rows = [["operation", "Node", "XS", "XS / Node", "XS peak heap (one run)"]];
+  const deviceSizedWorker = new XsWorker({ parserBufferKB, creation: DEVICE_LIKE_HEAP });
+  const rows = [["operation", "Node", "XS", "XS / Node", "XS instructions", "XS peak heap (one run)"]];
   try {
     await worker.evaluate(source);
-    await heapWorker.evaluate(source);
+    await deviceSizedWorker.evaluate(source);
     const xsNames = JSON.parse(new TextDecoder().decode((await worker.evaluate("benchNames()")).result)) as string[];
     if (xsNames.length !== operations.length) throw new Error("the XS bundle and Node disagree on the benchmark table");
     for (const { operation, index } of selected) {
       const node = runBenchmark(operation, budgetScale);
       const xs = JSON.parse(new TextDecoder().decode((await worker.evaluate(`benchRun(${index}, ${budgetScale})`)).result)) as BenchResult;
-      const heap = await peakHeap(heapWorker, index);
-      rows.push([operation.name, formatMs(node, operation.bytesPerRun), formatMs(xs, operation.bytesPerRun), `${(xs.msPerRun / node.msPerRun).toFixed(1)}x`, heap]);
+      const single = await singleRun(deviceSizedWorker, index);
+      rows.push([operation.name, formatMs(node, operation.bytesPerRun), formatMs(xs, operation.bytesPerRun), `${(xs.msPerRun / node.msPerRun).toFixed(1)}x`, single.compute, single.heap]);
       console.error(`measured: ${operation.name}`);
     }
   } finally {
     await worker.close();
-    await heapWorker.close();
+    await deviceSizedWorker.close();
   }
   console.log(`\nNode ${process.version} vs XS (matter-xs engine), ms per operation:\n`);
   printTable(rows);
