@@ -10,6 +10,8 @@ interface Subcommand {
 const subcommands: Record<string, Subcommand> = {
   selftest: { summary: "run the conformance vector suites inside the XS engine", load: () => import("./selftest") },
   payload: { summary: "encode or decode onboarding payloads (QR code, manual pairing code)", load: () => import("./payload") },
+  mfg: { summary: "provision devices: DAC, CD, passcode verifier, factory partition image", load: () => import("./mfg") },
+  cert: { summary: "convert (X.509 DER/PEM <-> Matter TLV) and inspect certificates", load: () => import("./cert") },
 };
 
 function usage(): string {

@@ -186,7 +186,7 @@ export function validateAttestationChain(input: AttestationChainInput): Validate
   if (!bytesEqual(paa.x509.issuerDer, paa.x509.subjectDer) || !verifyX509Signature(paa.x509, paa.x509.publicKey)) {
     throw new CertificateError("PAA is not self-signed");
   }
-  checkIssued(pai, "PAI", paa, "PAA");
+  checkPaiAgainstPaa(pai, paa);
   checkIssued(dac, "DAC", pai, "PAI");
 
   const at = input.at ?? dac.x509.notBefore;
@@ -197,9 +197,6 @@ export function validateAttestationChain(input: AttestationChainInput): Validate
   }
 
   checkDacIdsAgainstPai(dac, pai);
-  if (paa.vendorId !== undefined && paa.vendorId !== pai.vendorId) {
-    throw new CertificateError(`PAI vendor id ${hex4(pai.vendorId)} differs from the PAA's ${hex4(paa.vendorId)}`);
-  }
   return { vendorId: dac.vendorId!, productId: dac.productId!, dac, pai, paa };
 }
 
@@ -212,6 +209,23 @@ export function validateDacAgainstPai(dacInput: Uint8Array | AttestationCertific
   checkIssued(dac, "DAC", pai, "PAI");
   checkDacIdsAgainstPai(dac, pai);
   return { vendorId: dac.vendorId!, productId: dac.productId! };
+}
+
+/** A PAI checked against its PAA: profiles, linkage, signature and vendor id (tools use it before issuing DACs). */
+export function validatePaiAgainstPaa(paiInput: Uint8Array | AttestationCertificate, paaInput: Uint8Array | AttestationCertificate): { vendorId: number; productId?: number } {
+  const paa = asAttestation(paaInput, "PAA");
+  const pai = asAttestation(paiInput, "PAI");
+  checkAttestationProfile(paa, "paa");
+  checkAttestationProfile(pai, "pai");
+  checkPaiAgainstPaa(pai, paa);
+  return pai.productId === undefined ? { vendorId: pai.vendorId! } : { vendorId: pai.vendorId!, productId: pai.productId };
+}
+
+function checkPaiAgainstPaa(pai: AttestationCertificate, paa: AttestationCertificate): void {
+  checkIssued(pai, "PAI", paa, "PAA");
+  if (paa.vendorId !== undefined && paa.vendorId !== pai.vendorId) {
+    throw new CertificateError(`PAI vendor id ${hex4(pai.vendorId)} differs from the PAA's ${hex4(paa.vendorId)}`);
+  }
 }
 
 function checkDacIdsAgainstPai(dac: AttestationCertificate, pai: AttestationCertificate): void {
