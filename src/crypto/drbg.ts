@@ -111,6 +111,8 @@ export class CtrDrbg implements Random {
   private readEntropy(length: number): Uint8Array {
     const buffer = new Uint8Array(length);
     this.entropy.fill(buffer);
+    // A host that never wrote the buffer would otherwise seed every device identically.
+    if (buffer.every((byte) => byte === 0)) throw new CryptoError("the entropy source returned only zero bytes");
     return buffer;
   }
 

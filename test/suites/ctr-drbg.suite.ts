@@ -166,6 +166,13 @@ export default suite("CTR_DRBG (AES-256, df)", (test) => {
       ["reseed interval 0", () => new CtrDrbg(new CountingEntropy(), undefined, { reseedInterval: 0 })],
     ];
     for (const [name, run] of cases) ok(throws(run, undefined, name) instanceof CryptoError, name);
+    // An entropy source that leaves the buffer untouched is refused, at instantiation and reseed.
+    const silent: Entropy = { fill() {} };
+    ok(throws(() => new CtrDrbg(silent), "only zero bytes") instanceof CryptoError);
+    let calls = 0;
+    const failsLater: Entropy = { fill: (target) => void (calls++ === 0 && target.fill(0x5a)) };
+    const seeded = new CtrDrbg(failsLater);
+    ok(throws(() => seeded.reseed(), "only zero bytes") instanceof CryptoError);
     drbg.destroy();
     ok(throws(() => drbg.generate(1), "destroyed") instanceof CryptoError);
     ok(throws(() => drbg.reseed(), "destroyed") instanceof CryptoError);
