@@ -86,12 +86,11 @@ const YEAR_2050_UNIX = 2524608000;
 /** Largest DER certificate accepted (CHIP kMaxDERCertLength is 600; leave room for other profiles). */
 export const MAX_X509_LENGTH = 2048;
 
-/** Runs `parse` and turns codec and crypto errors into CertificateError with a context prefix. */
+/** Runs `parse`, reporting any failure (codec, crypto or our own) as a CertificateError with a context prefix. */
 export function withContext<T>(context: string, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    if (error instanceof CertificateError) throw new CertificateError(`${context}: ${error.message}`);
     if (error instanceof Error) throw new CertificateError(`${context}: ${error.message}`);
     throw error;
   }
