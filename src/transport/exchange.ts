@@ -524,8 +524,9 @@ export class ExchangeManager {
     const { bytes, counter } = this.encode(session, protocolHeader, payload, options.privacy === true);
     if (bytes.length > transport.maxMessageSize) throw new ExchangeError(`message of ${bytes.length} bytes exceeds the ${transport.maxMessageSize}-byte limit of ${transport.name}`);
     exchange.pendingAck = undefined;
-    this.transmit(transport, session, bytes);
     if (reliable) {
+      // Recorded before the datagram leaves: a transport that delivers synchronously may bring
+      // the acknowledgement back before transmit returns.
       const now = this.clock.now();
       this.retransmissions.add({
         owner: exchange,
@@ -536,6 +537,7 @@ export class ExchangeManager {
         nextAttemptMs: now + this.backoff(exchange, now, 0),
       });
     }
+    this.transmit(transport, session, bytes);
     this.reschedule();
   }
 

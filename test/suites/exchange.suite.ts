@@ -94,6 +94,25 @@ export default suite("transport exchanges and MRP", (test) => {
     equal(w.sa.activeExchanges, 0);
   });
 
+  test("a link that delivers inside send: the piggybacked ack still clears the retransmission", async () => {
+    const w = world();
+    w.link.synchronous = true;
+    w.b.exchanges.unregisterProtocol(IM);
+    w.b.exchanges.registerProtocol(IM, (exchange) => {
+      exchange.send(IM, 0x05, bytes(1));
+      exchange.close();
+    });
+    const exchange = w.a.exchanges.initiate(w.sa);
+    exchange.send(IM, 0x02, bytes());
+    equal(exchange.awaitingAck, false, "acknowledged by the response before send returned");
+    const reply = await exchange.nextMessage(1000);
+    equal(reply.opcode, 0x05);
+    exchange.close();
+    await w.clock.advance(10_000);
+    equal(w.a.exchanges.stats.retransmissions + w.b.exchanges.stats.retransmissions, 0);
+    equal(w.a.exchanges.exchangeCount + w.b.exchanges.exchangeCount, 0);
+  });
+
   test("without a reply, the standalone ack goes out after 200 ms, and stops retransmission", async () => {
     const w = world();
     const exchange = w.a.exchanges.initiate(w.sa);

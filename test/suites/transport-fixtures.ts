@@ -85,6 +85,8 @@ export interface Packet {
 export class MemoryLink {
   readonly packets: Packet[] = [];
   latencyMs = 1;
+  /** Deliver inside send(), as a link layer with its own buffering might. */
+  synchronous = false;
   drop: (packet: Packet, index: number) => boolean = () => false;
   private readonly endpoints = new Map<string, MemoryTransport>();
 
@@ -106,7 +108,8 @@ export class MemoryLink {
     packet.dropped = this.drop(packet, this.packets.length);
     this.packets.push(packet);
     if (packet.dropped) return;
-    this.clock.setTimer(this.latencyMs, () => this.endpoints.get(to)?.arrive(packet.bytes, from));
+    if (this.synchronous) this.endpoints.get(to)?.arrive(packet.bytes, from);
+    else this.clock.setTimer(this.latencyMs, () => this.endpoints.get(to)?.arrive(packet.bytes, from));
   }
 
   between(from: string, to: string): Packet[] {
