@@ -1,0 +1,39 @@
+// The ESP32 application: builds the Platform, runs the boot self-test, then starts the device
+// from the module `src/device` (its exported `start(platform)`) when the image contains one.
+import Modules from "modules";
+import type { Platform } from "../../src/platform";
+import config from "mc/config";
+import { createEsp32Platform } from "./platform";
+import { runSelfTest } from "./selftest";
+
+const DEVICE_MODULE = "src/device";
+
+function banner(platform: Platform): void {
+  if (config.production === true || config.production === "true") return;
+  const line = "!".repeat(64);
+  for (const text of [line, "!!  matter-xs DEBUG BUILD: NOT FOR PRODUCTION", "!!  no secure boot, flash or NVS encryption; JTAG open", line]) {
+    platform.log("warn", text);
+  }
+}
+
+export default function main(): void {
+  const platform = createEsp32Platform();
+  banner(platform);
+  const results = runSelfTest(platform);
+  for (const result of results) platform.log(result.passed ? "info" : "error", `self-test ${result.name}: ${result.passed ? "ok" : "FAILED"} (${result.detail})`);
+  const passed = results.every((result) => result.passed);
+
+  if (Modules.has(DEVICE_MODULE)) {
+    const device = Modules.importNow(DEVICE_MODULE) as { start?: (platform: Platform) => void };
+    if (typeof device.start !== "function") throw new Error(`${DEVICE_MODULE} does not export start(platform)`);
+    device.start(platform);
+    return;
+  }
+  // No device in this image: the self-test is all it does, so a passing self-test is what
+  // confirms a freshly updated image (otherwise the bootloader rolls it back on the next reset).
+  if (passed && platform.boot?.pendingConfirmation()) {
+    platform.boot.confirmRunning();
+    platform.log("info", `confirmed ${platform.boot.runningSlot()}`);
+  }
+  platform.log(passed ? "info" : "error", passed ? "self-test passed" : "self-test FAILED");
+}

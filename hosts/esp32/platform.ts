@@ -1,0 +1,49 @@
+// The Platform for ESP32 over Moddable SDK modules: one small module per concern.
+//   clock      Time.ticks + Timer                        (clock.ts)
+//   entropy    Math.random = esp_random()                (entropy.ts)
+//   storage    NVS via `preference`, namespaces mxs.a/b  (nvs-store.ts)
+//   flash      `flash` partitions, OTA slots via `ota`   (flash.ts)
+//   network    ECMA-419 UDP, IPv4 only                   (network.ts)
+//   ble        `bleserver` + bleservices/matter.json     (ble.ts)
+//   boot       otadata + bootloader rollback             (boot-control.ts)
+import Preference from "preference";
+import System from "system";
+import type { LogLevel, Platform } from "../../src/platform";
+import { createBlePeripheral } from "./ble";
+import { Esp32Clock } from "./clock";
+import { Esp32Entropy } from "./entropy";
+import { createBootControl, Esp32FlashStore } from "./flash";
+import { Esp32Network } from "./network";
+import { NvsKeyValueStore } from "./nvs-store";
+
+/** NVS namespaces: the firmware's store, and the host's own boot record. */
+export const FIRMWARE_NAMESPACES = ["mxs.a", "mxs.b"] as const;
+export const BOOT_NAMESPACES = ["mxs.boot.a", "mxs.boot.b"] as const;
+
+export interface Esp32PlatformOptions {
+  /** Start the BLE peripheral (NimBLE); off for builds without Bluetooth. */
+  ble?: boolean;
+}
+
+export function createEsp32Platform(options: Esp32PlatformOptions = {}): Platform {
+  const clock = new Esp32Clock();
+  const entropy = new Esp32Entropy();
+  const storage = new NvsKeyValueStore(Preference, ...FIRMWARE_NAMESPACES);
+  const boot = createBootControl(new NvsKeyValueStore(Preference, ...BOOT_NAMESPACES));
+  const platform: Platform = {
+    clock,
+    entropy,
+    storage,
+    flash: new Esp32FlashStore(boot),
+    network: new Esp32Network(entropy),
+    boot,
+    log(level: LogLevel, message: string): void {
+      trace(`[${level}] ${message}\n`);
+    },
+    reboot(): void {
+      System.restart();
+    },
+    ...(options.ble === false ? {} : { ble: createBlePeripheral(clock) }),
+  };
+  return platform;
+}
