@@ -85,8 +85,9 @@ const TYPE_OF_KIND: Record<Exclude<DnsRecordData["kind"], "raw">, number> = {
 // ---------------------------------------------------------------------------------------------
 // Names
 
-/** Splits a name into unescaped labels; "" and "." are the root. */
+/** Splits a name into unescaped labels; "" and "." are the root, a trailing "." is allowed. */
 export function nameLabels(name: string): string[] {
+  if (name === ".") return [];
   const labels: string[] = [];
   let current = "";
   let escaped = false;
@@ -105,6 +106,7 @@ export function nameLabels(name: string): string[] {
     }
   }
   if (escaped) throw new DnsError(`name "${name}" ends in an escape`);
+  // A trailing "." (fully qualified form) adds nothing.
   if (current.length > 0) labels.push(current);
   return labels;
 }
