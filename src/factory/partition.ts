@@ -309,6 +309,8 @@ function checkConsistency(fields: RawFields): { certificationDeclaration: Certif
   if (dac.vendorId !== vendorId) throw new FactoryDataError("vendorId", `0x${hex(vendorId)} differs from the DAC's 0x${hex(dac.vendorId!)}`);
   if (dac.productId !== productId) throw new FactoryDataError("productId", `0x${hex(productId)} differs from the DAC's 0x${hex(dac.productId!)}`);
 
+  // The CD's signature is for commissioners to check against the CSA's CD signing keys, which a
+  // device does not hold; here it must parse and name this vendor and product.
   let declaration: CertificationDeclaration;
   try {
     declaration = decodeCdContent(parseSignedCd(fields.certificationDeclaration as Uint8Array).content);
