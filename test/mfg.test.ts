@@ -134,7 +134,8 @@ test("the shared test PAI and PAA with the shared CD signing key", () => {
   assert.match(onboarding(out)["QR payload"]!, /^MT:/);
   checkCd(out, { vendorId: 0xfff1, productId: 0x8000 });
   assert.deepEqual(pem(join(out, "pai.pem")), pem(attestation("Chip-Test-PAI-FFF1-8000-Cert.pem")));
-  assert.match(readFileSync(join(out, "partitions.csv"), "utf8"), /^factory, data, undefined, , 0x6000,$/m);
+  assert.match(readFileSync(join(out, "partitions.csv"), "utf8"), /^factory, data, undefined, 0x11000, 0x6000, encrypted$/m);
+  assert.match(result.stdout, /esptool\.py write_flash 0x11000 /);
   assert.ok(!existsSync(join(out, "pai-key.pem")), "a given PAI key is not copied");
   // The firmware key written next to the outputs is what the partition holds.
   const firmwareKey = readPrivateKeyFile(join(out, "firmware-signing-key.pem"), "firmware key");
@@ -161,7 +162,7 @@ test("the shared test PAA issues a new PAI; a given firmware key is used", () =>
   assert.deepEqual(pem(join(out, "paa.pem")), pem(attestation("Chip-Test-PAA-FFF1-Cert.pem")));
   assert.ok(existsSync(join(out, "pai-key.pem")), "the new PAI's key is kept");
   assert.match(result.stdout, /esptool\.py write_flash 0x3f0000/);
-  assert.match(readFileSync(join(out, "partitions.csv"), "utf8"), /factory, data, undefined, 0x3f0000, 0x6000,/);
+  assert.match(readFileSync(join(out, "partitions.csv"), "utf8"), /factory, data, undefined, 0x3f0000, 0x6000, encrypted/);
   checkCd(out, { vendorId: 0xfff1, productId: 0x8001 });
 });
 

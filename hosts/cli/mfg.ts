@@ -88,7 +88,7 @@ Declaration, the SPAKE2+ verifier of each device's passcode, and the factory par
   --certificate-id TEXT          CD certificate id, 19 characters (default CSA00000SWC00000-01)
   --rendezvous N                 QR rendezvous bits: 2 BLE, 4 on-network (default 6)
   --partition-name NAME          ESP32 partition name (default factory)
-  --partition-offset ADDR        flash offset for the partitions.csv line and an esptool command
+  --partition-offset ADDR        its flash offset (default 0x11000, as in hosts/esp32/partitions.csv)
 
 Files and keys may be PEM or DER; private keys SEC1 or PKCS#8.`;
 
@@ -172,10 +172,11 @@ async function provision(args: string[]): Promise<number> {
   const hardwareVersion = integerOption("hardware-version", values["hardware-version"], 0, 0xffff) ?? 1;
   const deviceType = integerOption("device-type", values["device-type"], 0, 0xffffffff) ?? 0x0100;
   const rendezvous = integerOption("rendezvous", values.rendezvous, 0, 0xff) ?? Rendezvous.BLE | Rendezvous.OnNetwork;
-  const partitionOffset = integerOption("partition-offset", values["partition-offset"], 0, 0xffffffff);
+  // The factory partition of hosts/esp32/partitions.csv, unless the board's table puts it elsewhere.
+  const partitionOffset = integerOption("partition-offset", values["partition-offset"], 0, 0xffffffff) ?? 0x11000;
   const partitionName = values["partition-name"] ?? "factory";
   if (!/^[A-Za-z0-9_]{1,16}$/.test(partitionName)) throw new CliError("--partition-name must be 1 to 16 letters, digits or '_'");
-  if (partitionOffset !== undefined && partitionOffset % 0x1000 !== 0) throw new CliError("--partition-offset must be 4 KiB aligned");
+  if (partitionOffset % 0x1000 !== 0) throw new CliError("--partition-offset must be 4 KiB aligned");
   const certificateId = values["certificate-id"] ?? "CSA00000SWC00000-01";
   if (certificateId.length !== 19) throw new CliError(`--certificate-id must be 19 characters, got ${certificateId.length}`);
   if (values.serial !== undefined && (values.serial.length === 0 || values.serial.length + (count > 1 ? 6 : 0) > 32)) {
@@ -308,7 +309,9 @@ async function provision(args: string[]): Promise<number> {
     stage("firmware-signing-key.pem", privateKeyPem(keys.privateKey), true);
   }
 
-  const partitionLine = `${partitionName}, data, undefined, ${partitionOffset === undefined ? "" : "0x" + partitionOffset.toString(16)}, 0x${FACTORY_PARTITION_SIZE.toString(16)},`;
+  // Flagged encrypted as in hosts/esp32/partitions.csv: with flash encryption on, the bootloader
+  // encrypts it in place on first boot, like the app.
+  const partitionLine = `${partitionName}, data, undefined, 0x${partitionOffset.toString(16)}, 0x${FACTORY_PARTITION_SIZE.toString(16)}, encrypted`;
   stage("partitions.csv", `# Name, Type, SubType, Offset, Size, Flags  (add this line to the board's partition table)\n${partitionLine}\n`);
   mkdirSync(out, { recursive: true });
   for (const file of staged) {
@@ -316,10 +319,7 @@ async function provision(args: string[]): Promise<number> {
     else writeFileSync(join(out, file.name), file.contents);
     written.push(file.name);
   }
-  const flashCommand = (image: string) =>
-    partitionOffset === undefined
-      ? `parttool.py write_partition --partition-name=${partitionName} --input "${image}"`
-      : `esptool.py write_flash 0x${partitionOffset.toString(16)} "${image}"`;
+  const flashCommand = (image: string) => `esptool.py write_flash 0x${partitionOffset.toString(16)} "${image}"`;
 
   // --- the devices
   const devices: DeviceRecord[] = [];
