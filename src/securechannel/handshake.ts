@@ -1,0 +1,147 @@
+// What PASE and CASE share: reading the next handshake message within the handshake's deadline,
+// ending a failed handshake with a StatusReport, and letting go of the unsecured session once the
+// exchange has delivered its last message.
+import { CodecError } from "../codec/bytes";
+import type { Random } from "../crypto";
+import type { Clock, LogLevel, TimerHandle } from "../platform";
+import {
+  DeliveryFailedError,
+  ExchangeTimeoutError,
+  SECURE_CHANNEL_PROTOCOL_ID,
+  type Exchange,
+  type ExchangeManager,
+  type ReceivedMessage,
+} from "../transport/exchange";
+import { mrpWorstCaseDeliveryMs } from "../transport/mrp";
+import type { SessionManager, UnsecuredSession } from "../transport/session";
+import { HandshakeTimeoutError, PeerStatusError, SecureChannelError } from "./errors";
+import { SecureChannelCode, SecureChannelOpcode, decodeStatusReport, encodeStatusReport, isSecureChannelSuccess, secureChannelStatus, type StatusReport } from "./status-report";
+
+/** What a handshake runs on. */
+export interface HandshakeContext {
+  exchanges: ExchangeManager;
+  sessions: SessionManager;
+  clock: Clock;
+  random: Random;
+  log: (level: LogLevel, message: string) => void;
+}
+
+/** Wraps crypto and codec failures of a handshake step as InvalidParameter, keeping other errors. */
+export function asHandshakeError(error: unknown, what: string): SecureChannelError {
+  if (error instanceof SecureChannelError) return error;
+  return new SecureChannelError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/**
+ * The peer's next message on `exchange`, which must be (one of) `opcode` of the secure channel protocol.
+ * A StatusReport other than success is PeerStatusError; a timeout or an unacknowledged message of
+ * ours is HandshakeTimeoutError; anything else unexpected is InvalidParameter.
+ */
+export async function receiveHandshakeMessage(exchange: Exchange, opcode: number | readonly number[], deadlineMs: number, clock: Clock): Promise<ReceivedMessage> {
+  const expected = typeof opcode === "number" ? [opcode] : opcode;
+  const remaining = deadlineMs - clock.now();
+  if (remaining <= 0) throw new HandshakeTimeoutError("the handshake ran out of time");
+  let message: ReceivedMessage;
+  try {
+    message = await exchange.nextMessage(remaining);
+  } catch (error) {
+    if (error instanceof ExchangeTimeoutError) throw new HandshakeTimeoutError("the peer did not answer in time");
+    if (error instanceof DeliveryFailedError) throw new HandshakeTimeoutError("the peer did not acknowledge our message");
+    throw new HandshakeTimeoutError(`the exchange ended: ${(error as Error).message}`);
+  }
+  if (message.protocolId !== SECURE_CHANNEL_PROTOCOL_ID || message.vendorId !== 0) {
+    throw new SecureChannelError(`unexpected protocol 0x${message.vendorId.toString(16)}:${message.protocolId.toString(16)} during the handshake`);
+  }
+  if (message.opcode === SecureChannelOpcode.statusReport) {
+    let report: StatusReport;
+    try {
+      report = decodeStatusReport(message.payload);
+    } catch (error) {
+      if (error instanceof CodecError) throw new SecureChannelError(`malformed StatusReport: ${error.message}`);
+      throw error;
+    }
+    if (expected.includes(SecureChannelOpcode.statusReport) && isSecureChannelSuccess(report)) return message;
+    throw new PeerStatusError(report);
+  }
+  if (!expected.includes(message.opcode)) {
+    throw new SecureChannelError(`expected opcode ${expected.map((code) => "0x" + code.toString(16)).join(" or ")}, got 0x${message.opcode.toString(16)}`);
+  }
+  return message;
+}
+
+/** Sends a StatusReport on the exchange; false (logged) if it could not be sent. */
+export function sendStatus(context: HandshakeContext, exchange: Exchange, report: StatusReport, reliable = true): boolean {
+  try {
+    exchange.send(SECURE_CHANNEL_PROTOCOL_ID, SecureChannelOpcode.statusReport, encodeStatusReport(report), { reliable });
+    return true;
+  } catch (error) {
+    context.log("info", `StatusReport not sent on exchange ${exchange.id}: ${(error as Error).message}`);
+    return false;
+  }
+}
+
+/**
+ * Ends a failed handshake: a StatusReport with the error's code unless the peer itself reported
+ * a failure or is not answering, then the exchange closes.
+ */
+export function failHandshake(context: HandshakeContext, exchange: Exchange, error: SecureChannelError): void {
+  const peerGone = error instanceof PeerStatusError || error instanceof HandshakeTimeoutError;
+  if (!peerGone && exchange.isOpen) {
+    // Only one reliable message may be in flight: while ours awaits its ack, the report goes unreliably.
+    sendStatus(context, exchange, secureChannelStatus(error.protocolCode), !exchange.awaitingAck);
+  }
+  exchange.close();
+}
+
+/** Runs `fn`; anything it throws that is not already a SecureChannelError becomes InvalidParameter. */
+export function step<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw asHandshakeError(error, what);
+  }
+}
+
+export const INVALID_PARAMETER = SecureChannelCode.invalidParameter;
+
+/**
+ * Removes handshake sessions (unsecured) once their exchanges are finished: at once when idle,
+ * otherwise as soon as a check (every peer active interval) finds them idle, for as long as MRP
+ * may take to deliver the last message or give up. A session still busy after that is left to
+ * the table's LRU eviction.
+ */
+export class UnsecuredSessionReleaser {
+  private readonly timers = new Set<TimerHandle>();
+
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly clock: Clock,
+  ) {}
+
+  release(session: UnsecuredSession): void {
+    if (this.releaseIfIdle(session)) return;
+    const parameters = session.peerParameters;
+    const deadline = this.clock.now() + mrpWorstCaseDeliveryMs(parameters, true) + parameters.activeIntervalMs;
+    const check = () => {
+      const timer = this.clock.setTimer(Math.max(parameters.activeIntervalMs, 50), () => {
+        this.timers.delete(timer);
+        if (!this.releaseIfIdle(session) && this.clock.now() < deadline) check();
+      });
+      this.timers.add(timer);
+    };
+    check();
+  }
+
+  /** Cancels pending releases (shutdown). */
+  close(): void {
+    for (const timer of this.timers) this.clock.clearTimer(timer);
+    this.timers.clear();
+  }
+
+  private releaseIfIdle(session: UnsecuredSession): boolean {
+    if (session.removed) return true;
+    if (session.activeExchanges > 0) return false;
+    this.sessions.removeUnsecured(session);
+    return true;
+  }
+}
