@@ -1,7 +1,12 @@
-// Interaction Model constants (Matter Core spec 1.3, chapters 8 and 10): protocol opcodes, status
+// Interaction Model constants (Matter Core spec chapters 8 and 10): protocol opcodes, status
 // codes, privileges and authentication modes, and the revisions this node claims.
 // Checked against connectedhomeip src/protocols/interaction_model/StatusCodeList.h and matter.js
 // @matter/types globals/Status.
+import {
+  DEFAULT_DATA_MODEL_REVISION,
+  DEFAULT_INTERACTION_MODEL_REVISION,
+  DEFAULT_SPECIFICATION_VERSION,
+} from "../securechannel/session-parameters";
 
 /** Opcodes of the Interaction Model protocol (protocol id 0x0001). */
 export const Opcode = Object.freeze({
@@ -78,11 +83,14 @@ export const AuthMode = Object.freeze({
 });
 export type AuthModeValue = (typeof AuthMode)[keyof typeof AuthMode];
 
-/** Matter 1.3: the revisions a node of this firmware reports (Basic Information, session parameters). */
-export const INTERACTION_MODEL_REVISION = 11;
-export const DATA_MODEL_REVISION = 17;
-/** 1.3.0.0 as 0xMMmmpp00 (Basic Information SpecificationVersion). */
-export const SPECIFICATION_VERSION = 0x01030000;
+/**
+ * The revisions this node reports, in IM messages and Basic Information: the same ones its
+ * handshakes announce in their session parameters (Matter 1.4.1).
+ */
+export const INTERACTION_MODEL_REVISION = DEFAULT_INTERACTION_MODEL_REVISION;
+export const DATA_MODEL_REVISION = DEFAULT_DATA_MODEL_REVISION;
+/** 0xMMmmpp00 (Basic Information SpecificationVersion). */
+export const SPECIFICATION_VERSION = DEFAULT_SPECIFICATION_VERSION;
 
 /** Context tag of InteractionModelRevision in every IM message. */
 export const REVISION_TAG = 0xff;

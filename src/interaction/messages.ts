@@ -1,4 +1,4 @@
-// Interaction Model messages and information blocks (Matter Core spec 1.3, 10.6): strict TLV
+// Interaction Model messages and information blocks (Matter Core spec 1.4, 10.6): strict TLV
 // decoders and canonical encoders for both directions (the device decodes requests and encodes
 // reports; tests and tools do the opposite).
 //
@@ -29,7 +29,7 @@ export interface AttributePath {
   endpoint?: number;
   cluster?: number;
   attribute?: number;
-  /** null: append to the list (writes and chunked reports); a number is not supported by Matter 1.3. */
+  /** null: append to the list (writes and chunked reports); a number is not supported by Matter 1.4. */
   listIndex?: number | null;
   wildcardPathFlags?: number;
 }

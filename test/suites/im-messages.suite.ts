@@ -1,5 +1,5 @@
 // Interaction Model message codecs against TLV built by hand from the spec's tag tables
-// (Matter Core 1.3, 10.6 and 10.7), on Node and XS. Every byte string below is written out from
+// (Matter Core 1.4, 10.6 and 10.7), on Node and XS. Every byte string below is written out from
 // the layout: 15 = anonymous structure, 35/36/37 = structure/array/list with a context tag,
 // 24/25/26 = uint8/16/32, 28/29 = false/true, 2c = UTF-8 string, 18 = end of container.
 import { suite, equal, deepEqual, bytesEqual, ok, throws, fromHex } from "../portable/harness";
@@ -35,7 +35,7 @@ import {
 import { Status } from "../../src/interaction/constants";
 import { decodeTlv } from "../../src/codec/tlv";
 
-const REVISION = "24ff0b"; // InteractionModelRevision 11
+const REVISION = "24ff0c"; // InteractionModelRevision 12 (Matter 1.4)
 const ONOFF_PATH = "2402012403062404 00".replace(/ /g, ""); // endpoint 1, cluster 6, attribute 0
 
 const READ_ONOFF = `15 3600 17${ONOFF_PATH}18 18 2903 ${REVISION} 18`;
