@@ -32,8 +32,8 @@ export const DEFAULT_ATT_MTU = 23;
 export const INDICATION_GRACE_MS = 250;
 /** Matter advertising: fast for the first 30 s (20-60 ms), then slow (150-1200 ms). */
 export const FAST_ADVERTISING_MS = 30_000;
-export const FAST_INTERVAL = { min: 32, max: 96 } as const; // units of 0.625 ms
-export const SLOW_INTERVAL = { min: 240, max: 1920 } as const;
+export const FAST_INTERVAL = Object.freeze({ min: 32, max: 96 } as const); // units of 0.625 ms
+export const SLOW_INTERVAL = Object.freeze({ min: 240, max: 1920 } as const);
 
 /** The part of Moddable's BLEServer this peripheral drives. */
 export interface BleServerPort {
@@ -51,13 +51,13 @@ export interface BleTimers {
 
 export type MatterCharacteristic = "C1" | "C2" | "C3";
 
-const IGNORE: BleEvents = {
+const IGNORE: BleEvents = Object.freeze({
   connected() {},
   disconnected() {},
   received() {},
   subscribed() {},
   confirmed() {},
-};
+});
 
 export class MatterBlePeripheral implements BlePeripheral {
   readonly #timers: BleTimers;

@@ -31,7 +31,7 @@ import {
 } from "./otadata";
 
 /** The OTA app partitions of hosts/esp32/partitions.csv, in subtype order (ota_0, ota_1). */
-export const OTA_SLOTS = ["ota_0", "ota_1"] as const;
+export const OTA_SLOTS = Object.freeze(["ota_0", "ota_1"] as const);
 
 /** Raw access to the otadata partition (Moddable `flash`, "otadata"). */
 export interface OtadataPartition {

@@ -34,6 +34,7 @@ const SIM_MAIN = "hosts/esp32/sim-main";
 /** Generated re-export modules that give directory imports a module name XS can find. */
 export const INDEX_MODULES = "hosts/esp32/index-modules";
 const DEVICE_MAIN = "hosts/esp32/main";
+const GLOBALS = "hosts/esp32/globals";
 
 /** Moddable SDK modules the manifest's includes provide, per platform. */
 const SDK_MODULES: Record<string, ReadonlySet<string>> = {
@@ -373,7 +374,7 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
   expect(onDevice, srcFiles, DEVICE_PLATFORM);
   expect(onDevice, hostFiles.filter((file) => !HOST_ONLY.has(file)), DEVICE_PLATFORM);
   expect(onSimulator, srcFiles, "simulator");
-  expect(onSimulator, [...suiteFiles, "test/portable/harness.ts", `${SIM_MAIN}.ts`], "simulator");
+  expect(onSimulator, [...suiteFiles, "test/portable/harness.ts", `${SIM_MAIN}.ts`, `${HOST_DIR}/globals.ts`], "simulator");
   for (const [name, file] of onDevice) {
     if (HOST_ONLY.has(file) || file.startsWith("test/")) problems.push(`${DEVICE_PLATFORM}: ${file} (module ${name}) must not go to the device`);
   }
@@ -454,7 +455,8 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
     derived.preload = [...onDevice]
       .filter(([name, file]) => name !== DEVICE_MAIN && !file.startsWith("node_modules/") && !file.startsWith(INDEX_MODULES + "/") && !visit(file, new Set()))
       .map(([name]) => name)
-      .sort();
+      // The Web globals first, so they exist while the other modules are preloaded.
+      .sort((a, b) => Number(b === GLOBALS) - Number(a === GLOBALS) || (a < b ? -1 : a > b ? 1 : 0));
     const listed: unknown[] = [...(Array.isArray(manifest.preload) ? manifest.preload : []), ...(Array.isArray(device.preload) ? device.preload : [])];
     for (const name of listed) {
       if (typeof name !== "string") problems.push(`preload entries must be strings`);
@@ -463,6 +465,7 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
       else if (!derived.preload.includes(name)) problems.push(`preload ${name}: ${onDevice.has(name) ? "imports noble (directly or not), is an index alias or is the entry point, so it is not preloaded" : "is not a module of the device build"}`);
     }
     for (const name of derived.preload) if (!listed.includes(name)) problems.push(`preload: ${name} can be preloaded but is not listed`);
+    if (listed[0] !== GLOBALS) problems.push(`preload: ${GLOBALS} must come first, so the Web globals exist while the other modules are preloaded`);
   }
 
   // The derived lists as manifest.json holds them.

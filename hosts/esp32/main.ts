@@ -1,5 +1,6 @@
 // The ESP32 application: builds the Platform, runs the boot self-test, then starts the device
 // from the module `src/device` (its exported `start(platform)`) when the image contains one.
+import "./globals";
 import Modules from "modules";
 import type { Platform } from "../../src/platform";
 import config from "mc/config";

@@ -25,7 +25,7 @@ const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 16384;
 const EPHEMERAL_TRIES = 8;
 /** Netif keys `net` understands on ESP32; the station is the one Matter over Wi-Fi uses. */
-const INTERFACES = ["station", "ethernet", "ap"] as const;
+const INTERFACES = Object.freeze(["station", "ethernet", "ap"] as const);
 
 function ipv4Only(family: number, what: string): void {
   if (family !== 4) throw new Error(`${what}: IPv6 UDP is not available on ESP32 with the Moddable SDK (its sockets are IPv4 only)`);

@@ -11,14 +11,14 @@
 export const OTADATA_SECTOR_SIZE = 0x1000;
 export const OTADATA_ENTRY_SIZE = 32;
 
-export const OtaState = {
+export const OtaState = Object.freeze({
   NEW: 0,
   PENDING_VERIFY: 1,
   VALID: 2,
   INVALID: 3,
   ABORTED: 4,
   UNDEFINED: 0xffff_ffff,
-} as const;
+} as const);
 
 export interface OtaSelectEntry {
   sequence: number;

@@ -7,7 +7,8 @@
 //   ble        `bleserver` + bleservices/matter.json     (ble.ts)
 //   boot       otadata + bootloader rollback             (boot-control.ts)
 import Preference from "preference";
-import System from "system";
+// Moddable's "system" module exports nothing: it installs the global System (restart, deepSleep).
+import "system";
 import type { LogLevel, Platform } from "../../src/platform";
 import { createBlePeripheral } from "./ble";
 import { Esp32Clock } from "./clock";
@@ -17,8 +18,8 @@ import { Esp32Network } from "./network";
 import { NvsKeyValueStore } from "./nvs-store";
 
 /** NVS namespaces: the firmware's store, and the host's own boot record. */
-export const FIRMWARE_NAMESPACES = ["mxs.a", "mxs.b"] as const;
-export const BOOT_NAMESPACES = ["mxs.boot.a", "mxs.boot.b"] as const;
+export const FIRMWARE_NAMESPACES = Object.freeze(["mxs.a", "mxs.b"] as const);
+export const BOOT_NAMESPACES = Object.freeze(["mxs.boot.a", "mxs.boot.b"] as const);
 
 export interface Esp32PlatformOptions {
   /** Start the BLE peripheral (NimBLE); off for builds without Bluetooth. */
@@ -41,7 +42,7 @@ export function createEsp32Platform(options: Esp32PlatformOptions = {}): Platfor
       trace(`[${level}] ${message}\n`);
     },
     reboot(): void {
-      System.restart();
+      (globalThis as unknown as { System: { restart(): void } }).System.restart();
     },
     ...(options.ble === false ? {} : { ble: createBlePeripheral(clock) }),
   };

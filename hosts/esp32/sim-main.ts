@@ -1,6 +1,7 @@
 // The simulator (mcsim) application: runs every portable vector suite inside the Moddable SDK's
 // own XS build, reading vectors from the directory given as `vectors=/path/to/shared/vectors` on
 // the mcconfig command line. Prints a line per suite and a closing "N passed, N failed".
+import "./globals";
 import { File } from "file";
 import Modules from "modules";
 import config from "mc/config";

@@ -1,7 +1,4 @@
-// Moddable SDK 8.2.3, modules/io/system/system.js (module "system" in the ESP32 IO manifest).
-declare module "system" {
-  export default class System {
-    /** esp_restart(); does not return. */
-    static restart(): never;
-  }
-}
+// Moddable SDK 8.2.3, modules/io/system/system.js: the module exports nothing; importing it
+// installs the global System (restart, deepSleep, ...). Declared so the side-effect import
+// type-checks here; mcconfig resolves it to the module's source itself.
+declare module "system";
