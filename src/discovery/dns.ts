@@ -442,8 +442,10 @@ class DnsWriter {
     return at;
   }
 
+  // `reserve` may replace the buffer: take the offset first, then index the current buffer.
   u8(value: number): void {
-    this.buffer[this.reserve(1)] = value;
+    const at = this.reserve(1);
+    this.buffer[at] = value;
   }
 
   u16(value: number): void {
@@ -461,7 +463,8 @@ class DnsWriter {
   }
 
   bytes(data: Uint8Array): void {
-    this.buffer.set(data, this.reserve(data.length));
+    const at = this.reserve(data.length);
+    this.buffer.set(data, at);
   }
 
   setU16(at: number, value: number): void {

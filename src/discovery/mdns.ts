@@ -67,6 +67,8 @@ const CONFLICT_WINDOW_MS = 10_000;
 const CONFLICT_BACKOFF_MS = 5000;
 /** Lost a simultaneous-probe tie: probe again after a second (RFC 6762 8.2). */
 const TIE_BREAK_DEFER_MS = 1000;
+/** How long the sockets stay open after the goodbyes of close(). */
+const CLOSE_LINGER_MS = 100;
 /** Outgoing packets stay below a typical Ethernet MTU so that IP never fragments them. */
 const MAX_PACKET_SIZE = 1400;
 
@@ -330,8 +332,13 @@ export class MdnsResponder {
     for (const pending of this.pending.values()) this.clock.clearTimer(pending.timer);
     this.pending.clear();
     this.closed = true;
-    for (const socket of this.sockets.values()) socket.close();
+    // Hosts may hand datagrams to the OS a moment after send() (Node resolves the address first):
+    // the sockets close once the goodbyes are out.
+    const sockets = [...this.sockets.values()];
     this.sockets.clear();
+    this.clock.setTimer(CLOSE_LINGER_MS, () => {
+      for (const socket of sockets) socket.close();
+    });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -87,6 +87,18 @@ export default suite("dns", (test) => {
     bytesEqual(encodeDnsMessage(decodeDnsMessage(bytes)), bytes);
   });
 
+  test("messages far larger than the writer's first buffer round trip intact", () => {
+    const answers: DnsRecord[] = [];
+    for (let i = 0; i < 120; i++) {
+      answers.push({ name: `host-${i}.local`, type: DnsType.A, class: DNS_CLASS_IN, cacheFlush: true, ttl: 120, data: { kind: "A", address: `10.1.${i}.${255 - i}` } });
+      answers.push({ name: `i${i}._matter._tcp.local`, type: DnsType.TXT, class: DNS_CLASS_IN, cacheFlush: false, ttl: 4500, data: { kind: "TXT", entries: [text(`K${i}=${"v".repeat(i % 40)}`)] } });
+    }
+    const message: DnsMessage = { ...sampleMessage(), answers, additionals: [] };
+    const bytes = encodeDnsMessage(message);
+    ok(bytes.length > 4000, `${bytes.length} bytes`);
+    deepEqual(decodeDnsMessage(bytes), message);
+  });
+
   test("a hand-assembled query with pointers decodes", () => {
     const message = decodeDnsMessage(HAND_QUERY);
     equal(message.id, 0x1234);

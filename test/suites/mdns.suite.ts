@@ -361,10 +361,12 @@ export default suite("mdns", (test) => {
   });
 
   test("close() says goodbye for everything, then closes the sockets", async () => {
-    const { network, responder } = await advertised();
+    const { clock, network, responder } = await advertised();
     responder.advertiseOperational({ compressedFabricId: 1n, nodeId: 2n, port: 5540 });
     responder.close();
     const sent = network.take();
+    equal(network.closedSockets, 0, "the goodbyes get a moment to leave");
+    await clock.advance(100);
     equal(network.closedSockets, 2);
     ok(sent.length >= 2 && sent.every((s) => s.message.answers.every((r) => r.ttl === 0)));
     ok(sent.some((s) => s.family === 6) && sent.some((s) => s.family === 4));
