@@ -176,7 +176,7 @@ describe("mDNS responder with matter.js as the querier, in private network names
     // matter.js drops a record one second after its goodbye (RFC 6762 10.1).
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const { goodbyes } = await querier.call({ op: "goodbyes" });
-    const said = new Set(goodbyes.map(([name, type]: [string, number]) => `${name.toLowerCase()}/${type}`));
+    const said = new Set<string>(goodbyes.map(([name, type]: [string, number]) => `${name.toLowerCase()}/${type}`));
     for (const expected of [`${instance.toLowerCase()}/33`, `${instance.toLowerCase()}/16`, "_matterc._udp.local/12", "_l3840._sub._matterc._udp.local/12", "_cm._sub._matterc._udp.local/12"]) {
       assert.ok(said.has(expected), `no goodbye for ${expected}: ${[...said].join(", ")}`);
     }
@@ -192,7 +192,7 @@ describe("mDNS responder with matter.js as the querier, in private network names
     await device.call({ op: "close" });
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const { goodbyes } = await querier.call({ op: "goodbyes" });
-    const said = new Set(goodbyes.map(([name, type]: [string, number]) => `${name.toLowerCase()}/${type}`));
+    const said = new Set<string>(goodbyes.map(([name, type]: [string, number]) => `${name.toLowerCase()}/${type}`));
     assert.ok(said.has(`${FABRIC}-${NODE}._matter._tcp.local/33`.toLowerCase()), [...said].join(", "));
     assert.ok([...said].some((entry) => entry.endsWith("/1")), "host A goodbye");
   });
