@@ -30,7 +30,8 @@ class MatterGattServer extends BLEServer {
   override onReady(): void {
     const port: BleServerPort = {
       startAdvertising: (serviceData, interval) => {
-        (this.startAdvertising as (options: object) => void)({
+        // The typings lack startAdvertising's `interval` option (bleserver.js reads it).
+        (this as unknown as { startAdvertising(options: object): void }).startAdvertising({
           advertisingData: { flags: ADVERTISING_FLAGS, serviceDataUUID16: { uuid: uuid`FFF6`, data: Array.from(serviceData) } },
           interval,
         });

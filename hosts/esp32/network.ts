@@ -106,7 +106,8 @@ export class Esp32Network implements Network {
   interfaces(): NetworkInterfaceInfo[] {
     const found: NetworkInterfaceInfo[] = [];
     for (const name of INTERFACES) {
-      const address = (Net.get as (what: string, netif: string) => string | undefined)("IP", name);
+      // The typings lack get's second argument, the interface (modules/network/net/esp/modNet.c).
+      const address = (Net as unknown as { get(what: string, netif: string): string | undefined }).get("IP", name);
       if (address) found.push({ name, addresses: [{ address, family: 4 }] });
     }
     return found;
