@@ -7,8 +7,9 @@
 //    the importing module's name, ".js" dropped), names a module the manifest provides, mapped to
 //    the file Node's resolution picks; no node:* import reaches the device;
 //  - the noble modules listed are exactly the ones imported (each one costs flash);
-//  - the preload list is exactly the firmware and host modules that can be preloaded (see
-//    PRELOAD below), because mcconfig's "*" preload patterns only match JavaScript modules;
+//  - the preload list holds only modules that can be preloaded (see PRELOAD below), by name,
+//    because mcconfig's "*" preload patterns only match JavaScript modules; a preloadable module
+//    left out is reported as advice (it costs RAM, it does not break the build);
 //  - the partition table has the partitions the host opens, aligned, in 4 MB, without overlap.
 //  - a directory import ("../crypto", meaning ../crypto/index.ts) has an index alias: XS looks for
 //    a module named after the directory, so the manifest maps that name to a one-line module in
@@ -74,7 +75,10 @@ export interface DerivedLists {
 }
 
 export interface ManifestCheck {
+  /** What breaks the build or keeps a module from loading. */
   problems: string[];
+  /** What only costs memory: preloadable modules that are not preloaded. */
+  advice: string[];
   derived: DerivedLists;
 }
 
@@ -314,9 +318,10 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
   try {
     manifest = JSON.parse(readFileSync(join(root, MANIFEST), "utf8"));
   } catch (error) {
-    return { problems: [`${MANIFEST} is not valid JSON: ${(error as Error).message}`], derived: empty };
+    return { problems: [`${MANIFEST} is not valid JSON: ${(error as Error).message}`], advice: [], derived: empty };
   }
-  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) return { problems: [`${MANIFEST} must be a JSON object`], derived: empty };
+  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) return { problems: [`${MANIFEST} must be a JSON object`], advice: [], derived: empty };
+  const advice: string[] = [];
 
   // Shape.
   const includes = manifest.include;
@@ -464,7 +469,7 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
       else if (name.startsWith("@noble/")) problems.push(`preload ${name}: noble cannot be preloaded (its SHA-2 scratch arrays would become immutable)`);
       else if (!derived.preload.includes(name)) problems.push(`preload ${name}: ${onDevice.has(name) ? "imports noble (directly or not), is an index alias or is the entry point, so it is not preloaded" : "is not a module of the device build"}`);
     }
-    for (const name of derived.preload) if (!listed.includes(name)) problems.push(`preload: ${name} can be preloaded but is not listed`);
+    for (const name of derived.preload) if (!listed.includes(name)) advice.push(`preload: ${name} can be preloaded but is not listed`);
     if (listed[0] !== GLOBALS) problems.push(`preload: ${GLOBALS} must come first, so the Web globals exist while the other modules are preloaded`);
   }
 
@@ -478,7 +483,7 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
   if (!sameJson(pick(platforms[SIMULATOR_PLATFORMS[0]]?.modules, (key) => key.startsWith("@noble/")), derived.noble)) {
     problems.push(`platforms.${SIMULATOR_PLATFORMS[0]}.modules must list exactly the noble modules the firmware imports`);
   }
-  return { problems, derived };
+  return { problems, advice, derived };
 }
 
 function pick(object: Json, keep: (key: string) => boolean): Record<string, unknown> {
@@ -519,6 +524,7 @@ async function main(): Promise<number> {
     return again.problems.length === 0 ? 0 : 1;
   }
   for (const problem of check.problems) console.log(problem);
+  for (const note of check.advice) console.log(`advice: ${note}`);
   console.log(check.problems.length === 0 ? `${relative(process.cwd(), join(root, MANIFEST)) || MANIFEST}: ok` : `${check.problems.length} problems (npx tsx hosts/esp32/check-manifest.ts --write fixes the derived lists)`);
   return check.problems.length === 0 ? 0 : 1;
 }
