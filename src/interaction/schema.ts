@@ -46,13 +46,13 @@ export class SchemaError extends Error {
 
 // Constructors, so that cluster files read like the spec's tables.
 export const bool: Schema = Object.freeze({ kind: "bool" });
-export const uint8: Schema = Object.freeze({ kind: "uint", bits: 8 });
-export const uint16: Schema = Object.freeze({ kind: "uint", bits: 16 });
-export const uint32: Schema = Object.freeze({ kind: "uint", bits: 32 });
+export const uint8: Schema = Object.freeze({ kind: "uint", bits: 8 } as const);
+export const uint16: Schema = Object.freeze({ kind: "uint", bits: 16 } as const);
+export const uint32: Schema = Object.freeze({ kind: "uint", bits: 32 } as const);
 export const uint64: Schema = Object.freeze({ kind: "uint64" });
-export const int8: Schema = Object.freeze({ kind: "int", bits: 8 });
-export const int16: Schema = Object.freeze({ kind: "int", bits: 16 });
-export const int32: Schema = Object.freeze({ kind: "int", bits: 32 });
+export const int8: Schema = Object.freeze({ kind: "int", bits: 8 } as const);
+export const int16: Schema = Object.freeze({ kind: "int", bits: 16 } as const);
+export const int32: Schema = Object.freeze({ kind: "int", bits: 32 } as const);
 export const int64: Schema = Object.freeze({ kind: "int64" });
 export const enum8 = uint8;
 export const enum16 = uint16;
@@ -64,7 +64,7 @@ export const clusterId = uint32;
 export const deviceTypeId = uint32;
 export const vendorId = uint16;
 /** Fabric indices are 1..254 in data; 0 never appears in a stored entry. */
-export const fabricIndex: Schema = Object.freeze({ kind: "uint", bits: 8, min: 1, max: 254 });
+export const fabricIndex: Schema = Object.freeze({ kind: "uint", bits: 8, min: 1, max: 254 } as const);
 export const nodeId = uint64;
 export const epochUs = uint64;
 export const systimeMs = uint64;
