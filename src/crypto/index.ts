@@ -4,6 +4,8 @@ export { CryptoError } from "./errors";
 export { constantTimeEqual } from "./bytes";
 export { SHA256_LENGTH, sha256, createSha256, hmacSha256, hkdfSha256, pbkdf2Sha256 } from "./hash";
 export type { Sha256Stream } from "./hash";
+export { createHash } from "./digest";
+export type { HashAlgorithm, HashStream } from "./digest";
 export {
   AES_KEY_LENGTH,
   AES_BLOCK_LENGTH,
