@@ -28,7 +28,6 @@ export interface EventRecord {
   fabricIndex: number;
   /** The event's fields, encoded as an anonymous TLV structure. */
   payload: Uint8Array;
-  urgent: boolean;
 }
 
 export const DEFAULT_EVENT_CAPACITY = 32;

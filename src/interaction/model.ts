@@ -531,7 +531,6 @@ export class DataModel {
       systemTimestampMs: this.uptimeMs(),
       fabricIndex,
       payload: encodeStandalone(definition.schema, data),
-      urgent: false,
     });
     for (const listener of [...this.eventListeners]) {
       try {

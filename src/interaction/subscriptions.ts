@@ -203,7 +203,7 @@ export class SubscriptionManager {
       s.eventsPending = true;
       // Urgent events are reported as soon as the min interval allows; others ride along with
       // the next report (spec 8.5.2.1).
-      if (matching.some((p) => p.isUrgent) || record.urgent) {
+      if (matching.some((p) => p.isUrgent)) {
         s.urgentEventPending = true;
         this.schedule(s);
       }

@@ -289,6 +289,18 @@ export default suite("interaction model server", (test) => {
     equal(context.subject!.subject, ADMIN_NODE_ID);
   });
 
+  test("after-response actions run once the response is acknowledged", async () => {
+    const w = makeWorld();
+    w.link.drop = (packet) => packet.from === "device" && w.link.between("device", "controller").length === 0;
+    const result = await w.run(w.client.invoke([{ path: TEST_COMMAND(TestCommand.Echo), fields: (wr, tag) => void wr.startStructure(tag).uint(0, 999).end() }]));
+    deepEqual(invokeOutcomes(result), ["response"]);
+    await w.clock.advance(1000);
+    equal(w.test.afterResponseAt.length, 1);
+    const responses = w.link.between("device", "controller");
+    ok(responses[0]!.dropped && !responses[1]!.dropped, "the first transmission was lost, the retransmission arrived");
+    ok(w.test.afterResponseAt[0]! > responses[1]!.at, "the action waited for the retransmitted response's acknowledgement");
+  });
+
   test("timed invoke: needed, accepted, expired, mismatched", async () => {
     const w = makeWorld();
     const noop = [{ path: TEST_COMMAND(TestCommand.TimedNoop), fields: emptyFields }];

@@ -95,6 +95,8 @@ export class TestClusterServer extends ClusterServer {
   timedValue = 0;
   adminValue = 0;
   readonly invoked: { name: string; context: InvokeContext }[] = [];
+  /** When after-response actions ran (Echo of 999 asks for one). */
+  readonly afterResponseAt: number[] = [];
 
   constructor() {
     super(TestCluster);
@@ -123,8 +125,11 @@ export class TestClusterServer extends ClusterServer {
   override async invoke(command: CommandDefinition, request: unknown, context: InvokeContext): Promise<unknown> {
     this.invoked.push({ name: command.name, context });
     switch (command.id) {
-      case TestCommand.Echo:
-        return { value: (request as { value: number }).value };
+      case TestCommand.Echo: {
+        const value = (request as { value: number }).value;
+        if (value === 999) context.afterResponse(() => this.afterResponseAt.push(this.node.clock.now()));
+        return { value };
+      }
       case TestCommand.TimedNoop:
         return undefined;
       case TestCommand.Slow: {
