@@ -215,6 +215,7 @@ export class TestPeer {
   readonly outbound: Uint8Array[] = [];
   /** While set, everything received is ignored (a peer that has gone away). */
   deaf = false;
+  private closed = false;
   /** Unsolicited exchanges opened by the other side. */
   onUnsolicited: ((exchange: TestExchange, message: InboundMessage) => void) | undefined;
   private readonly secure = new Map<number, SecureContext>();
@@ -241,6 +242,7 @@ export class TestPeer {
 
   close(): void {
     for (const exchange of [...this.exchanges.values()]) exchange.abort();
+    this.closed = true;
     this.socket.close();
   }
 
@@ -277,6 +279,9 @@ export class TestPeer {
 
   /** Builds a message without sending it. */
   encode(session: SessionContext, request: EncodeRequest): { bytes: Uint8Array; counter: number } {
+    if (session.kind === "secure" && request.counter === undefined && session.nextCounter > 0xffffffff) {
+      throw new Error("the session's message counter is exhausted");
+    }
     const counter = request.counter ?? (session.kind === "secure" ? session.nextCounter++ : this.unsecuredCounter++);
     const message: Message = {
       packetHeader: {
@@ -312,11 +317,14 @@ export class TestPeer {
   }
 
   transmit(bytes: Uint8Array, to: Endpoint): void {
+    // Timers of exchanges that were lingering for an acknowledgement may still fire after close.
+    if (this.closed) return;
     this.outbound.push(bytes);
     this.socket.send(bytes, to.port, to.address);
   }
 
   sendStandaloneAck(session: SessionContext, exchangeId: number, weInitiated: boolean, counter: number): void {
+    if (session.kind === "secure" && session.nextCounter > 0xffffffff) return;
     const { bytes } = this.encode(session, {
       exchangeId,
       protocolId: SECURE_CHANNEL,
