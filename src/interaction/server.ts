@@ -83,9 +83,17 @@ export interface InteractionServerOptions {
   accessControl: AccessControl;
   /** Subscription ids. */
   random: Random;
-  /** Who a session speaks for; the default derives it from the session and isCommissioning. */
+  /**
+   * Who a session speaks for; the default derives it from the session and isCommissioning. A
+   * device overrides it to give a PASE session the fabric its AddNOC created, so that the
+   * commissioner can write that fabric's fabric-scoped data before CommissioningComplete.
+   */
   describeSubject?: (session: SecureSession) => SubjectDescriptor;
-  /** For the default describeSubject: whether a PASE session is commissioning the node now. */
+  /**
+   * For the default describeSubject: whether a PASE session is commissioning the node now. It
+   * must hold from the session's start (ArmFailSafe itself needs Administer) until
+   * CommissioningComplete or the fail-safe's expiry, and never for any other PASE session.
+   */
   isCommissioning?: (session: SecureSession) => boolean;
   limits?: Partial<InteractionLimits>;
   log?: (level: LogLevel, message: string) => void;
