@@ -39,6 +39,8 @@ export const BTP_CONNECT_TIMEOUT_MS = 15_000;
 export const BTP_IDLE_TIMEOUT_MS = 30_000;
 /** Acknowledge at once when our window has at most this many free slots. */
 const IMMEDIATE_ACK_WINDOW_THRESHOLD = 1;
+/** How long a stand-alone ack waits for its own acknowledgement when the window is nearly full. */
+const ACK_OF_ACK_DELAY_MS = 50;
 /** Data without an acknowledgement needs more free slots in the peer's window than this. */
 const NO_ACK_SEND_THRESHOLD = 1;
 
@@ -256,7 +258,12 @@ export class BtpSession {
   private reassembly: { buffer: Uint8Array; filled: number } | undefined;
   private ackTimer: TimerHandle | undefined;
   private sendAckTimer: TimerHandle | undefined;
+  private sendAckDeadline = 0;
   private sendAckDue = false;
+  /** The owed acknowledgement is for stand-alone acks only, and waits ACK_OF_ACK_DELAY_MS. */
+  private deferAck = false;
+  /** Some owed acknowledgement covers a message segment (those are never deferred). */
+  private owesData = false;
   private idleTimer: TimerHandle | undefined;
   private pumping = false;
   private ended = false;
@@ -282,7 +289,7 @@ export class BtpSession {
       this.lastAckReceived = 0xff;
       this.expectedRxSequence = 1;
       this.lastAckSent = 0xff;
-      this.startSendAckTimer();
+      this.startSendAckTimer(options.sendAckTimeoutMs ?? BTP_SEND_ACK_TIMEOUT_MS);
     }
     this.restartIdleTimer();
   }
@@ -380,7 +387,22 @@ export class BtpSession {
       }
     }
 
-    if (this.owed > 0 && this.windowSize - this.owed > IMMEDIATE_ACK_WINDOW_THRESHOLD) this.startSendAckTimer();
+    if (this.owed > 0) {
+      const windowLow = this.windowSize - this.owed <= IMMEDIATE_ACK_WINDOW_THRESHOLD;
+      const carriesData = packet.beginning || packet.continuing;
+      if (!windowLow) {
+        this.startSendAckTimer(this.options.sendAckTimeoutMs ?? BTP_SEND_ACK_TIMEOUT_MS);
+      } else if (!carriesData && !this.owesData) {
+        // In windows of one or two, acknowledging every stand-alone ack at once would make the
+        // peers trade acks as fast as the link goes; a short pause bounds that to a trickle.
+        this.deferAck = true;
+        this.startSendAckTimer(ACK_OF_ACK_DELAY_MS);
+      }
+      if (carriesData) {
+        this.owesData = true;
+        this.deferAck = false;
+      }
+    }
     if (complete) {
       this.stats.messagesReceived++;
       // The message layer may answer at once; its reply then carries our acknowledgement.
@@ -404,7 +426,7 @@ export class BtpSession {
           this.sendSegment(this.sending, carryAck);
           continue;
         }
-        const ackNow = carryAck && (this.sendAckDue || this.windowSize - this.owed <= IMMEDIATE_ACK_WINDOW_THRESHOLD);
+        const ackNow = carryAck && (this.sendAckDue || (this.windowSize - this.owed <= IMMEDIATE_ACK_WINDOW_THRESHOLD && !this.deferAck));
         if (ackNow && free > 0) {
           this.transmit({ ack: this.ackNumber(), sequence: this.nextTxSequence, beginning: false, continuing: false, ending: false, payload: new Uint8Array(0) });
           this.stats.standaloneAcksSent++;
@@ -441,6 +463,8 @@ export class BtpSession {
     if (packet.ack !== undefined) {
       this.lastAckSent = packet.ack;
       this.sendAckDue = false;
+      this.deferAck = false;
+      this.owesData = false;
       if (this.sendAckTimer !== undefined) this.options.clock.clearTimer(this.sendAckTimer);
       this.sendAckTimer = undefined;
     }
@@ -463,9 +487,15 @@ export class BtpSession {
     this.ackTimer = undefined;
   }
 
-  private startSendAckTimer(): void {
-    if (this.sendAckTimer !== undefined) return;
-    this.sendAckTimer = this.options.clock.setTimer(this.options.sendAckTimeoutMs ?? BTP_SEND_ACK_TIMEOUT_MS, () => {
+  /** Arms the send-ack timer, or brings it forward when `delayMs` ends sooner. */
+  private startSendAckTimer(delayMs: number): void {
+    const deadline = this.options.clock.now() + delayMs;
+    if (this.sendAckTimer !== undefined) {
+      if (deadline >= this.sendAckDeadline) return;
+      this.options.clock.clearTimer(this.sendAckTimer);
+    }
+    this.sendAckDeadline = deadline;
+    this.sendAckTimer = this.options.clock.setTimer(delayMs, () => {
       this.sendAckTimer = undefined;
       if (this.owed === 0) return;
       this.sendAckDue = true;

@@ -151,6 +151,15 @@ export default suite("btp", (test) => {
     ok(pair.central.session.stats.standaloneAcksSent > 10 && pair.peripheral.session.stats.standaloneAcksSent > 10, "acks went both ways");
     equal(pair.violations.length, 0, pair.violations.join("; "));
 
+    // In a window of one every packet needs an immediate answer; acks of acks still trickle.
+    const tight = btpPair({ segmentSize: 20, windowSize: 1 });
+    await tight.clock.advance(10_000);
+    const acks = tight.central.session.stats.standaloneAcksSent + tight.peripheral.session.stats.standaloneAcksSent;
+    ok(acks > 20 && acks <= 10_000 / 50 + 2, `${acks} stand-alone acks in 10 s`);
+    equal(tight.central.closedReason, undefined);
+    tight.central.session.close();
+    tight.peripheral.session.close();
+
     // The central alone, its packets unanswered: its ack timer ends it.
     const clock = new ManualClock();
     let reason: string | undefined;
