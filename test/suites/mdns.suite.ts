@@ -12,9 +12,12 @@ import {
   type DnsQuestion,
   type DnsRecord,
 } from "../../src/discovery/dns";
+import { decodeBleServiceData } from "../../src/discovery/ble-advertisement";
+import { CommissioningAdvertisement } from "../../src/discovery/commissioning-advertisement";
 import { MdnsResponder, MDNS_IPV4_GROUP, MDNS_IPV6_GROUP, type CommissionableInfo } from "../../src/discovery/mdns";
-import type { AddressFamily, Network, NetworkInterfaceInfo, UdpEndpoint, UdpOptions, UdpSocket } from "../../src/platform";
-import { deepEqual, equal, ok, suite } from "../portable/harness";
+import { additionalDataPayload, rotatingDeviceId, rotatingDeviceIdHex } from "../../src/discovery/rotating-id";
+import type { AddressFamily, BleEvents, BlePeripheral, KeyValueStore, Network, NetworkInterfaceInfo, UdpEndpoint, UdpOptions, UdpSocket } from "../../src/platform";
+import { bytesEqual, deepEqual, equal, fromHex, ok, suite } from "../portable/harness";
 import { ManualClock, SeededRandom } from "./transport-fixtures";
 
 interface Sent {
@@ -83,6 +86,32 @@ async function advertised(options: { families?: AddressFamily[] } = {}) {
   await context.clock.advance(5000);
   context.network.take();
   return context;
+}
+
+class RecordingBle implements BlePeripheral {
+  serviceData: Uint8Array | undefined;
+  additionalData: Uint8Array | undefined;
+  advertise(serviceData: Uint8Array | undefined): void {
+    this.serviceData = serviceData;
+  }
+  setAdditionalData(data: Uint8Array | undefined): void {
+    this.additionalData = data;
+  }
+  indicate(): void {}
+  disconnect(): void {}
+  setHandler(_events: BleEvents): void {}
+}
+
+function memoryStore(): KeyValueStore {
+  const map = new Map<string, Uint8Array>();
+  return {
+    maxKeyLength: 15,
+    maxValueLength: 4000,
+    get: (key) => map.get(key),
+    set: (key, value) => void map.set(key, value.slice()),
+    delete: (key) => void map.delete(key),
+    keys: (prefix) => [...map.keys()].filter((key) => key.startsWith(prefix)),
+  };
 }
 
 const question = (name: string, type: number, unicastResponse = false): DnsQuestion => ({ name, type, class: DNS_CLASS_IN, unicastResponse });
@@ -370,5 +399,29 @@ export default suite("mdns", (test) => {
     equal(network.closedSockets, 2);
     ok(sent.length >= 2 && sent.every((s) => s.message.answers.every((r) => r.ttl === 0)));
     ok(sent.some((s) => s.family === 6) && sent.some((s) => s.family === 4));
+  });
+
+  test("the commissioning window: DNS-SD and BLE together, a new rotating id per window, both withdrawn on close", async () => {
+    const { clock, network, responder } = setup({ families: [4] });
+    const ble = new RecordingBle();
+    const uniqueId = fromHex("00112233445566778899aabbccddeeff");
+    const window = new CommissioningAdvertisement({ mdns: responder, ble, storage: memoryStore(), rotatingIdUniqueId: uniqueId });
+    const riOf = (sent: { message: DnsMessage }[]) => {
+      const txt = sent.find((s) => s.message.isResponse)!.message.answers.find((r) => r.type === DnsType.TXT)!;
+      return txtPairs((txt.data as { entries: Uint8Array[] }).entries).get("ri");
+    };
+    for (const counter of [1, 2]) {
+      window.openWindow({ discriminator: 3840, vendorId: 0xfff1, productId: 0x8000, port: 5540 });
+      await clock.advance(5000);
+      equal(riOf(network.take()), rotatingDeviceIdHex(rotatingDeviceId(uniqueId, counter)), `window ${counter}`);
+      deepEqual(decodeBleServiceData(ble.serviceData!), { opcode: 0, discriminator: 3840, version: 0, vendorId: 0xfff1, productId: 0x8000, additionalData: true });
+      bytesEqual(ble.additionalData!, additionalDataPayload(rotatingDeviceId(uniqueId, counter)));
+      window.closeWindow();
+      const goodbye = network.take();
+      ok(goodbye.length === 1 && goodbye[0]!.message.answers.every((r) => r.ttl === 0), "goodbyes");
+      equal(ble.serviceData, undefined);
+      equal(ble.additionalData, undefined);
+      equal(window.isOpen, false);
+    }
   });
 });
