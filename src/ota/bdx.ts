@@ -327,20 +327,184 @@ export class BdxError extends Error {
   }
 }
 
-/** The part of an exchange a transfer needs (transport's Exchange fits). */
-export interface BdxExchange {
-  send(protocolId: number, opcode: number, payload: Uint8Array): void;
-  nextMessage(timeoutMs: number): Promise<{ protocolId: number; opcode: number; payload: Uint8Array }>;
+/** A message for the exchange: protocol, opcode, payload. */
+export interface BdxOutgoing {
+  protocolId: number;
+  opcode: number;
+  payload: Uint8Array;
 }
 
-export interface BdxReceiveOptions {
-  exchange: BdxExchange;
+export interface BdxReceiverOptions {
   /** What to download (the ImageURI's path for OTA). */
   fileDesignator: Uint8Array;
   /** Largest block to ask for; the sender may choose less. */
   maxBlockSize: number;
   /** Resume from this byte of the file (StartOffset); the sender may refuse. */
   startOffset?: number;
+}
+
+/** What one message from the sender amounted to. */
+export type BdxReceiverEvent =
+  | { kind: "accepted"; accept: ReceiveAccept }
+  /** Data to store (a view into the message), `last` for BlockEOF. */
+  | { kind: "data"; data: Uint8Array; last: boolean };
+
+/**
+ * The receiver's state machine, without I/O: start() gives the ReceiveInit, receive() judges each
+ * message from the sender, next() gives the BlockQuery (or, after BlockEOF, the BlockAckEOF) to
+ * send once the data is stored. A violation throws BdxError; `failure(status)` is the StatusReport
+ * to tell the sender. receiveBdx drives it over an exchange.
+ */
+export class BdxReceiver {
+  private accept: ReceiveAccept | undefined;
+  private counter = 0;
+  private received = 0;
+  private state: "new" | "accepting" | "querying" | "storing" | "done" | "failed" = "new";
+  private lastBlock = false;
+
+  constructor(private readonly options: BdxReceiverOptions) {
+    checkBlockSize(options.maxBlockSize);
+    if (options.startOffset !== undefined) checkSize(options.startOffset, "start offset");
+  }
+
+  get bytesReceived(): number {
+    return this.received;
+  }
+
+  /** The block size the sender accepted (0 before ReceiveAccept). */
+  get blockSize(): number {
+    return this.accept?.maxBlockSize ?? 0;
+  }
+
+  /** The Length the sender announced, if it did. */
+  get length(): number | undefined {
+    return this.accept?.length;
+  }
+
+  get done(): boolean {
+    return this.state === "done";
+  }
+
+  start(): BdxOutgoing {
+    if (this.state !== "new") throw new Error("BDX receiver already started");
+    const init: TransferInit = {
+      version: BDX_VERSION,
+      modes: { senderDrive: false, receiverDrive: true, asynchronous: false },
+      maxBlockSize: this.options.maxBlockSize,
+      fileDesignator: this.options.fileDesignator,
+    };
+    if (this.options.startOffset) init.startOffset = this.options.startOffset;
+    this.state = "accepting";
+    return { protocolId: BDX_PROTOCOL_ID, opcode: BdxOpcode.receiveInit, payload: encodeTransferInit(init) };
+  }
+
+  /** Judges a message from the sender. */
+  receive(message: BdxOutgoing): BdxReceiverEvent {
+    if (this.state !== "accepting" && this.state !== "querying") throw new Error(`BDX receiver is not waiting for a message (${this.state})`);
+    const what = this.state === "accepting" ? "ReceiveAccept" : "Block";
+    if (message.protocolId === SECURE_CHANNEL_PROTOCOL_ID && message.opcode === SecureChannelOpcode.statusReport) {
+      let report: StatusReport;
+      try {
+        report = decodeStatusReport(message.payload);
+      } catch {
+        throw this.violation(BdxStatus.badMessageContent, "malformed StatusReport from the sender");
+      }
+      this.state = "failed";
+      throw new BdxError(
+        `BDX: the sender ended the transfer (general code ${report.generalCode}, ${report.protocolId === BDX_PROTOCOL_ID ? bdxStatusName(report.protocolCode) : `protocol ${report.protocolId} code ${report.protocolCode}`})`,
+        report.protocolCode,
+        true,
+        this.received,
+      );
+    }
+    const expected: readonly number[] = this.state === "accepting" ? [BdxOpcode.receiveAccept] : [BdxOpcode.block, BdxOpcode.blockEof];
+    if (message.protocolId !== BDX_PROTOCOL_ID || !expected.includes(message.opcode)) {
+      throw this.violation(BdxStatus.unexpectedMessage, `expected ${what}, got protocol ${message.protocolId} opcode 0x${message.opcode.toString(16)}`);
+    }
+    return this.state === "accepting" ? this.accepted(message.payload) : this.block(message.opcode, message.payload);
+  }
+
+  /** After an accept or stored data: the BlockQuery for the next block, or BlockAckEOF after the last. */
+  next(): BdxOutgoing {
+    if (this.state !== "storing") throw new Error(`BDX receiver has nothing to send (${this.state})`);
+    if (this.lastBlock) {
+      this.state = "done";
+      return { protocolId: BDX_PROTOCOL_ID, opcode: BdxOpcode.blockAckEof, payload: encodeCounterMessage(this.counter) };
+    }
+    this.state = "querying";
+    return { protocolId: BDX_PROTOCOL_ID, opcode: BdxOpcode.blockQuery, payload: encodeCounterMessage(this.counter) };
+  }
+
+  /** The StatusReport that ends the transfer with `status` (after a violation, or when the data is refused). */
+  failure(status: number): BdxOutgoing {
+    this.state = "failed";
+    return { protocolId: SECURE_CHANNEL_PROTOCOL_ID, opcode: SecureChannelOpcode.statusReport, payload: encodeStatusReport(bdxStatusReport(status)) };
+  }
+
+  private violation(status: number, message: string): BdxError {
+    this.state = "failed";
+    return new BdxError(`BDX: ${message}`, status, false, this.received);
+  }
+
+  private accepted(payload: Uint8Array): BdxReceiverEvent {
+    let accept: ReceiveAccept;
+    try {
+      accept = decodeReceiveAccept(payload);
+    } catch (error) {
+      throw this.violation(BdxStatus.badMessageContent, `malformed ReceiveAccept: ${(error as Error).message}`);
+    }
+    const asked = this.options;
+    if (accept.version !== BDX_VERSION) throw this.violation(BdxStatus.versionNotSupported, `the sender chose BDX version ${accept.version}`);
+    if (!accept.modes.receiverDrive || accept.modes.senderDrive || accept.modes.asynchronous) {
+      throw this.violation(BdxStatus.transferMethodNotSupported, "the sender did not accept a receiver-driven synchronous transfer");
+    }
+    if (accept.maxBlockSize > asked.maxBlockSize) {
+      throw this.violation(BdxStatus.badMessageContent, `the sender chose blocks of ${accept.maxBlockSize} bytes, more than the ${asked.maxBlockSize} asked for`);
+    }
+    if (accept.startOffset !== undefined && accept.startOffset !== (asked.startOffset ?? 0)) {
+      throw this.violation(BdxStatus.startOffsetNotSupported, `the sender starts at ${accept.startOffset}, not at ${asked.startOffset ?? 0}`);
+    }
+    this.accept = accept;
+    this.counter = 0;
+    this.state = "storing";
+    return { kind: "accepted", accept };
+  }
+
+  private block(opcode: number, payload: Uint8Array): BdxReceiverEvent {
+    const accept = this.accept!;
+    let block: BlockMessage;
+    try {
+      block = decodeBlock(payload);
+    } catch (error) {
+      throw this.violation(BdxStatus.badMessageContent, `malformed Block: ${(error as Error).message}`);
+    }
+    if (block.blockCounter !== this.counter) throw this.violation(BdxStatus.badBlockCounter, `block counter ${block.blockCounter}, expected ${this.counter}`);
+    const last = opcode === BdxOpcode.blockEof;
+    const length = block.data.length;
+    if (length > accept.maxBlockSize) throw this.violation(BdxStatus.badMessageContent, `a block of ${length} bytes exceeds the ${accept.maxBlockSize}-byte block size`);
+    if (!last && length === 0) throw this.violation(BdxStatus.badMessageContent, "an empty Block (only BlockEOF may be empty)");
+    if (accept.length !== undefined && this.received + length > accept.length) {
+      throw this.violation(BdxStatus.lengthTooLarge, `more than the ${accept.length} bytes announced`);
+    }
+    if (last && accept.length !== undefined && this.received + length !== accept.length) {
+      throw this.violation(BdxStatus.lengthTooShort, `BlockEOF after ${this.received + length} of the ${accept.length} bytes announced`);
+    }
+    this.received += length;
+    this.lastBlock = last;
+    if (!last) this.counter = (this.counter + 1) % U32_LIMIT;
+    this.state = "storing";
+    return { kind: "data", data: block.data, last };
+  }
+}
+
+/** The part of an exchange a transfer needs (transport's Exchange fits). */
+export interface BdxExchange {
+  send(protocolId: number, opcode: number, payload: Uint8Array): void;
+  nextMessage(timeoutMs: number): Promise<{ protocolId: number; opcode: number; payload: Uint8Array }>;
+}
+
+export interface BdxReceiveOptions extends BdxReceiverOptions {
+  exchange: BdxExchange;
   /** How long to wait for each answer (ReceiveAccept, Block) before giving up. */
   timeoutMs: number;
   /**
@@ -367,106 +531,44 @@ export interface BdxReceiveResult {
  */
 export async function receiveBdx(options: BdxReceiveOptions): Promise<BdxReceiveResult> {
   const { exchange, timeoutMs } = options;
-  checkBlockSize(options.maxBlockSize);
-  let received = 0;
-
-  const fail = (status: number, message: string): BdxError => {
+  const receiver = new BdxReceiver(options);
+  const send = (message: BdxOutgoing) => exchange.send(message.protocolId, message.opcode, message.payload);
+  const tellSender = (status: number) => {
     try {
-      exchange.send(SECURE_CHANNEL_PROTOCOL_ID, SecureChannelOpcode.statusReport, encodeStatusReport(bdxStatusReport(status)));
+      send(receiver.failure(status));
     } catch {
-      // The exchange is already gone; the error below still says what happened.
+      // The exchange is already gone; the error thrown still says what happened.
     }
-    return new BdxError(`BDX: ${message}`, status, false, received);
   };
-
-  const next = async (expected: readonly number[], what: string): Promise<{ opcode: number; payload: Uint8Array }> => {
+  send(receiver.start());
+  for (;;) {
     let message: { protocolId: number; opcode: number; payload: Uint8Array };
     try {
       message = await exchange.nextMessage(timeoutMs);
     } catch (error) {
-      throw new BdxError(`BDX: no ${what} (${(error as Error).message})`, BdxStatus.transferFailedUnknownError, false, received);
+      const what = receiver.blockSize === 0 ? "ReceiveAccept" : "Block";
+      throw new BdxError(`BDX: no ${what} (${(error as Error).message})`, BdxStatus.transferFailedUnknownError, false, receiver.bytesReceived);
     }
-    if (message.protocolId === SECURE_CHANNEL_PROTOCOL_ID && message.opcode === SecureChannelOpcode.statusReport) {
-      let report: StatusReport;
-      try {
-        report = decodeStatusReport(message.payload);
-      } catch {
-        throw fail(BdxStatus.badMessageContent, "malformed StatusReport from the sender");
-      }
-      throw new BdxError(
-        `BDX: the sender ended the transfer (general code ${report.generalCode}, ${report.protocolId === BDX_PROTOCOL_ID ? bdxStatusName(report.protocolCode) : `protocol ${report.protocolId} code ${report.protocolCode}`})`,
-        report.protocolCode,
-        true,
-        received,
-      );
-    }
-    if (message.protocolId !== BDX_PROTOCOL_ID || !expected.includes(message.opcode)) {
-      throw fail(BdxStatus.unexpectedMessage, `expected ${what}, got protocol ${message.protocolId} opcode 0x${message.opcode.toString(16)}`);
-    }
-    return message;
-  };
-
-  const init: TransferInit = {
-    version: BDX_VERSION,
-    modes: { senderDrive: false, receiverDrive: true, asynchronous: false },
-    maxBlockSize: options.maxBlockSize,
-    fileDesignator: options.fileDesignator,
-  };
-  if (options.startOffset) init.startOffset = options.startOffset;
-  exchange.send(BDX_PROTOCOL_ID, BdxOpcode.receiveInit, encodeTransferInit(init));
-
-  let accept: ReceiveAccept;
-  try {
-    accept = decodeReceiveAccept((await next([BdxOpcode.receiveAccept], "ReceiveAccept")).payload);
-  } catch (error) {
-    if (error instanceof BdxError) throw error;
-    throw fail(BdxStatus.badMessageContent, `malformed ReceiveAccept: ${(error as Error).message}`);
-  }
-  if (accept.version !== BDX_VERSION) throw fail(BdxStatus.versionNotSupported, `the sender chose BDX version ${accept.version}`);
-  if (!accept.modes.receiverDrive || accept.modes.senderDrive || accept.modes.asynchronous) {
-    throw fail(BdxStatus.transferMethodNotSupported, "the sender did not accept a receiver-driven synchronous transfer");
-  }
-  if (accept.maxBlockSize > options.maxBlockSize) {
-    throw fail(BdxStatus.badMessageContent, `the sender chose blocks of ${accept.maxBlockSize} bytes, more than the ${options.maxBlockSize} asked for`);
-  }
-  if (accept.startOffset !== undefined && accept.startOffset !== (options.startOffset ?? 0)) {
-    throw fail(BdxStatus.startOffsetNotSupported, `the sender starts at ${accept.startOffset}, not at ${options.startOffset ?? 0}`);
-  }
-  const blockSize = accept.maxBlockSize;
-  options.onAccept?.(accept);
-
-  for (let counter = 0; ; counter = (counter + 1) % U32_LIMIT) {
-    exchange.send(BDX_PROTOCOL_ID, BdxOpcode.blockQuery, encodeCounterMessage(counter));
-    const message = await next([BdxOpcode.block, BdxOpcode.blockEof], "Block");
-    let block: BlockMessage;
+    let event: BdxReceiverEvent;
     try {
-      block = decodeBlock(message.payload);
+      event = receiver.receive(message);
     } catch (error) {
-      throw fail(BdxStatus.badMessageContent, `malformed Block: ${(error as Error).message}`);
+      if (error instanceof BdxError && !error.byPeer) tellSender(error.status);
+      throw error;
     }
-    if (block.blockCounter !== counter) throw fail(BdxStatus.badBlockCounter, `block counter ${block.blockCounter}, expected ${counter}`);
-    const last = message.opcode === BdxOpcode.blockEof;
-    if (block.data.length > blockSize) throw fail(BdxStatus.badMessageContent, `a block of ${block.data.length} bytes exceeds the ${blockSize}-byte block size`);
-    if (!last && block.data.length === 0) throw fail(BdxStatus.badMessageContent, "an empty Block (only BlockEOF may be empty)");
-    if (accept.length !== undefined && received + block.data.length > accept.length) {
-      throw fail(BdxStatus.lengthTooLarge, `more than the ${accept.length} bytes announced`);
-    }
-    if (block.data.length > 0) {
+    if (event.kind === "accepted") options.onAccept?.(event.accept);
+    else if (event.data.length > 0) {
       try {
-        await options.onBlock(block.data);
+        await options.onBlock(event.data);
       } catch (error) {
-        fail(BdxStatus.unknown, "the receiver refused the data");
+        tellSender(BdxStatus.unknown);
         throw error;
       }
-      received += block.data.length;
     }
-    if (last) {
-      if (accept.length !== undefined && received !== accept.length) {
-        throw fail(BdxStatus.lengthTooShort, `BlockEOF after ${received} of the ${accept.length} bytes announced`);
-      }
-      exchange.send(BDX_PROTOCOL_ID, BdxOpcode.blockAckEof, encodeCounterMessage(counter));
-      const result: BdxReceiveResult = { bytesReceived: received, blockSize };
-      if (accept.length !== undefined) result.length = accept.length;
+    send(receiver.next());
+    if (receiver.done) {
+      const result: BdxReceiveResult = { bytesReceived: receiver.bytesReceived, blockSize: receiver.blockSize };
+      if (receiver.length !== undefined) result.length = receiver.length;
       return result;
     }
   }
