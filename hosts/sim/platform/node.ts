@@ -3,6 +3,7 @@
 // boot control) can be added the same way.
 import { join } from "node:path";
 import type { LogLevel, Platform } from "../../../src/platform";
+import { FileBootRecordStore, MemoryBootRecordStore, SimBootControl, type SimBootControlOptions } from "./boot";
 import { NodeClock } from "./clock";
 import { NodeEntropy } from "./entropy";
 import { SimulatedFlash, type PartitionLayout } from "./flash";
@@ -14,6 +15,7 @@ export { NodeEntropy } from "./entropy";
 export { SimulatedFlash, FlashError, DEFAULT_FLASH_BLOCK_SIZE, type PartitionLayout } from "./flash";
 export { NodeNetwork, NodeUdpSocket } from "./network";
 export { DirectoryStore, MemoryStore } from "./storage";
+export { SimBootControl, FileBootRecordStore, MemoryBootRecordStore, type BootRecord, type BootRecordStore } from "./boot";
 
 /** A small layout like an ESP32 4 MB map's data partitions. */
 export const DEFAULT_PARTITIONS: PartitionLayout = {
@@ -32,6 +34,11 @@ export interface NodePlatformOptions {
   logLevel?: LogLevel;
   /** Replaces the default log sink (stderr). */
   log?: (level: LogLevel, message: string) => void;
+  /**
+   * A/B boot control over the ota_0/ota_1 partitions (boot record `boot.json` in `directory`, or
+   * in memory); off by default.
+   */
+  boot?: boolean | Omit<SimBootControlOptions, "store">;
   /** What a firmware reboot does; by default it is logged and counted in `rebootRequests`. */
   onReboot?: () => void;
 }
@@ -44,6 +51,7 @@ export class NodePlatform implements Platform {
   readonly storage: DirectoryStore | MemoryStore;
   readonly flash: SimulatedFlash;
   readonly network: NodeNetwork;
+  readonly boot?: SimBootControl;
   rebootRequests = 0;
 
   constructor(private readonly options: NodePlatformOptions = {}) {
@@ -55,6 +63,10 @@ export class NodePlatform implements Platform {
       ...(options.directory ? { directory: join(options.directory, "flash") } : {}),
     });
     this.network = new NodeNetwork({ onError: (message) => this.log("warn", message), ...options.network });
+    if (options.boot) {
+      const store = options.directory ? new FileBootRecordStore(join(options.directory, "boot.json")) : new MemoryBootRecordStore();
+      this.boot = new SimBootControl({ ...(options.boot === true ? {} : options.boot), store });
+    }
   }
 
   log(level: LogLevel, message: string): void {
