@@ -12,6 +12,7 @@ const subcommands: Record<string, Subcommand> = {
   payload: { summary: "encode or decode onboarding payloads (QR code, manual pairing code)", load: () => import("./payload") },
   mfg: { summary: "provision devices: DAC, CD, passcode verifier, factory partition image", load: () => import("./mfg") },
   cert: { summary: "convert (X.509 DER/PEM <-> Matter TLV) and inspect certificates", load: () => import("./cert") },
+  ota: { summary: "create and inspect signed OTA images", load: () => import("./ota") },
 };
 
 function usage(): string {
