@@ -7,6 +7,7 @@ import { afterEach, describe, it } from "node:test";
 import { BleDisconnectedError, BtpCodec, BtpSessionHandler } from "@matter/protocol";
 import { SimulatedBleCentral, SimulatedBlePeripheral } from "../hosts/sim/platform/ble-link";
 import { NodeClock } from "../hosts/sim/platform/clock";
+import { NodePlatform } from "../hosts/sim/platform/node";
 import { BleCommissionableAdvertiser, decodeBleServiceData } from "../src/discovery/ble-advertisement";
 import { rotatingDeviceId } from "../src/discovery/rotating-id";
 import { BtpSession, BtpTransport, decodeBtpHandshakeResponse, encodeBtpHandshakeRequest } from "../src/transport/btp";
@@ -127,9 +128,10 @@ describe("BLE commissioning over the simulated link", { timeout: 120_000 }, () =
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  it("advertises the service data and C3 only while the window is open", async () => {
-    const ble = new SimulatedBlePeripheral();
-    cleanup.push(() => ble.close());
+  it("advertises the service data and C3 only while the window is open (the Node platform's BLE)", async () => {
+    const platform = new NodePlatform({ ble: {}, log: () => {} });
+    cleanup.push(() => platform.close());
+    const ble = platform.ble!;
     const port = await ble.ready;
     const advertiser = new BleCommissionableAdvertiser(ble);
     assert.equal(await SimulatedBleCentral.scan(port), undefined, "nothing before the window opens");

@@ -3,6 +3,7 @@
 // boot control) can be added the same way.
 import { join } from "node:path";
 import type { LogLevel, Platform } from "../../../src/platform";
+import { SimulatedBlePeripheral, type SimulatedBleOptions } from "./ble-link";
 import { FileBootRecordStore, MemoryBootRecordStore, SimBootControl, type SimBootControlOptions } from "./boot";
 import { NodeClock } from "./clock";
 import { NodeEntropy } from "./entropy";
@@ -15,6 +16,7 @@ export { NodeEntropy } from "./entropy";
 export { SimulatedFlash, FlashError, DEFAULT_FLASH_BLOCK_SIZE, type PartitionLayout } from "./flash";
 export { NodeNetwork, NodeUdpSocket } from "./network";
 export { DirectoryStore, MemoryStore } from "./storage";
+export { SimulatedBlePeripheral, SimulatedBleCentral, BleFrame, type SimulatedBleOptions } from "./ble-link";
 export { SimBootControl, FileBootRecordStore, MemoryBootRecordStore, type BootRecord, type BootRecordStore } from "./boot";
 
 /** A small layout like an ESP32 4 MB map's data partitions. */
@@ -30,6 +32,8 @@ export interface NodePlatformOptions {
   storageLimits?: StoreLimits;
   partitions?: PartitionLayout;
   network?: NodeNetworkOptions;
+  /** A simulated BLE peripheral served on loopback TCP (ble-link.ts); no BLE when absent. */
+  ble?: SimulatedBleOptions;
   /** Lowest level printed by the default log sink. */
   logLevel?: LogLevel;
   /** Replaces the default log sink (stderr). */
@@ -51,6 +55,7 @@ export class NodePlatform implements Platform {
   readonly storage: DirectoryStore | MemoryStore;
   readonly flash: SimulatedFlash;
   readonly network: NodeNetwork;
+  readonly ble: SimulatedBlePeripheral | undefined;
   readonly boot?: SimBootControl;
   rebootRequests = 0;
 
@@ -63,6 +68,7 @@ export class NodePlatform implements Platform {
       ...(options.directory ? { directory: join(options.directory, "flash") } : {}),
     });
     this.network = new NodeNetwork({ onError: (message) => this.log("warn", message), ...options.network });
+    this.ble = options.ble ? new SimulatedBlePeripheral({ onError: (message) => this.log("warn", message), ...options.ble }) : undefined;
     if (options.boot) {
       const store = options.directory ? new FileBootRecordStore(join(options.directory, "boot.json")) : new MemoryBootRecordStore();
       this.boot = new SimBootControl({ ...(options.boot === true ? {} : options.boot), store });
@@ -88,6 +94,7 @@ export class NodePlatform implements Platform {
   close(): void {
     this.network.close();
     this.flash.close();
+    this.ble?.close();
   }
 }
 
