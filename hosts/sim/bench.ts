@@ -11,7 +11,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { bundleForXs } from "./engine/bundle";
 import { XsWorker } from "./engine/xsnap";
-import { runBenchmark, type BenchOperation, type BenchResult } from "./bench/runner";
+import { runBenchmark, runBenchmarkAsync, type BenchOperation, type BenchResult } from "./bench/runner";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchFolder = join(here, "bench");
@@ -102,8 +102,8 @@ async function main(): Promise<void> {
     const xsNames = JSON.parse(new TextDecoder().decode((await worker.evaluate("benchNames()")).result)) as string[];
     if (xsNames.length !== operations.length) throw new Error("the XS bundle and Node disagree on the benchmark table");
     for (const { operation, index } of selected) {
-      const node = runBenchmark(operation, budgetScale);
-      const xs = JSON.parse(new TextDecoder().decode((await worker.evaluate(`benchRun(${index}, ${budgetScale})`)).result)) as BenchResult;
+      const node = operation.async ? await runBenchmarkAsync(operation, budgetScale) : runBenchmark(operation, budgetScale);
+      const xs = JSON.parse(new TextDecoder().decode((await worker.evaluate(`${operation.async ? "benchRunAsync" : "benchRun"}(${index}, ${budgetScale})`)).result)) as BenchResult;
       const single = await singleRun(deviceSizedWorker, index);
       rows.push([operation.name, formatMs(node, operation.bytesPerRun), formatMs(xs, operation.bytesPerRun), `${(xs.msPerRun / node.msPerRun).toFixed(1)}x`, single.compute, single.heap]);
       console.error(`measured: ${operation.name}`);

@@ -5,7 +5,12 @@
 export interface BenchOperation {
   name: string;
   /** Untimed setup; returns the work to time. `run` gets the iteration number (0, 1, ...). */
-  prepare(): (run: number) => void;
+  prepare(): (run: number) => void | Promise<void>;
+  /**
+   * The work returns a promise and a run ends when it settles (protocol exchanges, whose steps
+   * are promise jobs). Timed with runBenchmarkAsync; inside XS the engine drains the jobs.
+   */
+  async?: boolean;
   /** Bytes one run processes, to also print throughput. */
   bytesPerRun?: number;
   /** At least this many timed runs (default 3)... */
@@ -45,6 +50,24 @@ export function runBenchmark(operation: BenchOperation, budgetScale = 1): BenchR
   return { name: operation.name, runs, totalMs: elapsed, msPerRun: elapsed / runs };
 }
 
+/** runBenchmark for rows whose work returns a promise: each run is awaited. */
+export async function runBenchmarkAsync(operation: BenchOperation, budgetScale = 1): Promise<BenchResult> {
+  const now = clock();
+  const work = operation.prepare();
+  await work(0);
+  const minRuns = operation.minRuns ?? 3;
+  const budget = (operation.budgetMs ?? 1000) * budgetScale;
+  let runs = 0;
+  const start = now();
+  let elapsed = 0;
+  while (runs < minRuns || elapsed < budget) {
+    await work(runs + 1);
+    runs++;
+    elapsed = now() - start;
+  }
+  return { name: operation.name, runs, totalMs: elapsed, msPerRun: elapsed / runs };
+}
+
 /**
  * Inside XS: exposes the table to the host. benchNames() and benchRun(index, budgetScale) return
  * JSON in an ArrayBuffer (what the engine hands back from an evaluation); benchPrepare(index)
@@ -56,6 +79,8 @@ export function installXsBenchmarks(operations: BenchOperation[]): void {
   let prepared: ((run: number) => void) | undefined;
   global.benchNames = () => encode(operations.map((operation) => operation.name));
   global.benchRun = (index: number, budgetScale: number) => encode(runBenchmark(operations[index]!, budgetScale));
+  // The engine settles a promise an evaluation returns (running the job queue) before it replies.
+  global.benchRunAsync = async (index: number, budgetScale: number) => encode(await runBenchmarkAsync(operations[index]!, budgetScale));
   global.benchPrepare = (index: number) => {
     prepared = operations[index]!.prepare();
     prepared(0);
