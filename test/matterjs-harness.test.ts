@@ -13,6 +13,7 @@ import { ChildRequestError } from "./support/matterjs/channel";
 import { MatterJsController, type MatterJsPeer } from "./support/matterjs/controller";
 import { foreignPaaChain, sharedTestTrust, TEST_PRODUCT_ID, TEST_VENDOR_ID, untrustedCdSignerCredentials } from "./support/matterjs/credentials";
 import { MatterJsDevice } from "./support/matterjs/device";
+import { NamespaceProcess } from "./support/matterjs/namespace-process";
 import { namespaceName, NetworkNamespace, withNetworkNamespace } from "./support/matterjs/netns";
 import { AttestationRejectedError } from "./support/matterjs/errors";
 
@@ -74,6 +75,18 @@ describe("private network namespace", () => {
     );
     assert.equal(namespaceListed(name), false);
     assert.equal(processAlive(pid), false);
+  });
+
+  it("runs any program inside with its output kept (NamespaceProcess)", async () => {
+    await withNetworkNamespace(namespaceName("mxs-np"), async (namespace) => {
+      const program = NamespaceProcess.start(namespace, "sh", ["-c", "ip -o link show | cut -d: -f2; echo ready; exec sleep 60"]);
+      const [, interfaces] = (await program.waitForOutput(/^([\s\S]*)ready$/m, 10_000)) as RegExpMatchArray & [string, string];
+      assert.deepEqual(interfaces.trim().split(/\s+/), ["lo"]);
+      await program.stop();
+      assert.deepEqual(await program.exited, { code: null, signal: "SIGTERM" });
+      const quitter = NamespaceProcess.start(namespace, "sh", ["-c", "echo bye"]);
+      await assert.rejects(quitter.waitForOutput(/never printed/, 10_000), /ended before printing/);
+    });
   });
 });
 
