@@ -6,9 +6,9 @@
 // stdin shuts it down cleanly; SIGKILL is a power cut.
 //
 // Requests: start {port, passcode, discriminator, vendorId, productId, credentials} -> {commissioned}
-//           state                 -> {commissioned, fabrics, onOff}
+//           state                 -> {commissioned, fabrics, fabricsVersion, onOff}
 //           setOnOff {value}      -> {onOff}
-// Events:   fabrics {fabrics}
+// Events:   fabrics {version, fabrics}
 import { Logger, ServerNode, VendorId } from "@matter/main";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import { ParentLink } from "./channel";
@@ -36,6 +36,8 @@ class DeviceHost {
   readonly #link: ParentLink;
   #node: ServerNode | undefined;
   #light: Light | undefined;
+  /** Counts fabric table changes, so that the test can tell a fresh event from one it already saw. */
+  #fabricsVersion = 0;
 
   constructor(link: ParentLink) {
     this.#link = link;
@@ -88,7 +90,9 @@ class DeviceHost {
       },
     });
     const light = await node.add(OnOffLightDevice, { id: "light" });
-    node.events.commissioning.fabricsChanged.on(() => this.#link.emit({ event: "fabrics", fabrics: this.#fabrics(node) }));
+    node.events.commissioning.fabricsChanged.on(() =>
+      this.#link.emit({ event: "fabrics", version: ++this.#fabricsVersion, fabrics: this.#fabrics(node) }),
+    );
     await node.start();
     this.#node = node;
     this.#light = light as unknown as Light;
@@ -97,7 +101,12 @@ class DeviceHost {
 
   state() {
     const { node, light } = this.#running;
-    return { commissioned: node.state.commissioning.commissioned, fabrics: this.#fabrics(node), onOff: light.state.onOff.onOff };
+    return {
+      commissioned: node.state.commissioning.commissioned,
+      fabrics: this.#fabrics(node),
+      fabricsVersion: this.#fabricsVersion,
+      onOff: light.state.onOff.onOff,
+    };
   }
 
   /** A local change, as a button on the device would make. */

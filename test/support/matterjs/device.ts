@@ -32,6 +32,8 @@ export interface DeviceFabric {
 export interface DeviceState {
   commissioned: boolean;
   fabrics: DeviceFabric[];
+  /** Number of fabric table changes since the process started. */
+  fabricsVersion: number;
   onOff: boolean;
 }
 
@@ -120,9 +122,14 @@ export class MatterJsDevice {
 
   /** Waits for the device to report a fabric table that satisfies `matches`. */
   async waitForFabrics(matches: (fabrics: DeviceFabric[]) => boolean, timeoutMs = 15_000): Promise<DeviceFabric[]> {
-    const current = (await this.state()).fabrics;
-    if (matches(current)) return current;
-    const event = await this.#channel.waitForEvent((event) => event.event === "fabrics" && matches(event.fabrics as DeviceFabric[]), timeoutMs, "fabric change");
+    const current = await this.state();
+    if (matches(current.fabrics)) return current.fabrics;
+    // Only changes after that state count: an older event may have matched once and be stale now.
+    const event = await this.#channel.waitForEvent(
+      (event) => event.event === "fabrics" && (event.version as number) > current.fabricsVersion && matches(event.fabrics as DeviceFabric[]),
+      timeoutMs,
+      "fabric change",
+    );
     return event.fabrics as DeviceFabric[];
   }
 
