@@ -1,0 +1,351 @@
+// Operational Credentials cluster (0x003E, Core spec 11.18, revision 1 as in Matter 1.4): device
+// attestation, the CSR of a new operational key, and the fabric table's commissioning steps.
+//
+// - AttestationRequest / CSRRequest: the elements (attestation: CD, nonce, timestamp 0 since the
+//   node keeps no real time; NOCSR: CSR, nonce) signed with the DAC key over elements || the
+//   session's attestation challenge (spec 11.18.4.7, 11.18.4.9).
+// - CertificateChainRequest: the DAC (1) or the PAI (2), as DER.
+// - AddTrustedRootCertificate, CSRRequest, AddNOC, UpdateNOC need the fail-safe armed for the
+//   accessing fabric (FAILSAFE_REQUIRED otherwise) and run at most once in it (CONSTRAINT_ERROR),
+//   as CHIP's OperationalCredentials server checks; AddNOC gives the CaseAdminSubject Administer
+//   through the Access Control cluster, and both leave everything pending until
+//   CommissioningComplete. Refusals of the NOC commands come as NOCResponse with a
+//   NodeOperationalCertStatusEnum code.
+// - RemoveFabric removes a committed fabric and its ACL in one commit; the device ends that
+//   fabric's sessions once the response has been acknowledged.
+// Attributes NOCs, Fabrics (fabric-scoped; the NOC and ICAC are fabric-sensitive), SupportedFabrics,
+// CommissionedFabrics, TrustedRootCertificates and CurrentFabricIndex show the pending fabric too.
+import { TlvWriter } from "../codec/tlv";
+import { concatBytes } from "../codec/bytes";
+import { encodeNocsrElements } from "../certs/csr";
+import type { FailSafeContext } from "../commissioning/fail-safe";
+import { OperationalCertError, OperationalCertStatus, type Fabric, type OperationalFabricTable } from "../commissioning/fabric-table";
+import type { DeviceAttestation } from "../factory";
+import { isCatSubject, isOperationalNodeId } from "../interaction/access-control";
+import { Privilege, Status } from "../interaction/constants";
+import { StatusError } from "../interaction/errors";
+import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
+import {
+  bool,
+  enum8,
+  fabricIndex,
+  fabricIndexField,
+  field,
+  list,
+  nodeId,
+  nullable,
+  octets,
+  string,
+  struct,
+  uint64,
+  uint8,
+  vendorId,
+} from "../interaction/schema";
+import type { LogLevel } from "../platform";
+import type { AccessControlServer } from "./access-control";
+import { ClusterId } from "./ids";
+
+export const OperationalCredentialsAttribute = Object.freeze({
+  Nocs: 0x0000,
+  Fabrics: 0x0001,
+  SupportedFabrics: 0x0002,
+  CommissionedFabrics: 0x0003,
+  TrustedRootCertificates: 0x0004,
+  CurrentFabricIndex: 0x0005,
+});
+
+export const OperationalCredentialsCommand = Object.freeze({
+  AttestationRequest: 0x00,
+  AttestationResponse: 0x01,
+  CertificateChainRequest: 0x02,
+  CertificateChainResponse: 0x03,
+  CsrRequest: 0x04,
+  CsrResponse: 0x05,
+  AddNoc: 0x06,
+  UpdateNoc: 0x07,
+  NocResponse: 0x08,
+  UpdateFabricLabel: 0x09,
+  RemoveFabric: 0x0a,
+  AddTrustedRootCertificate: 0x0b,
+});
+
+export const CertificateChainType = Object.freeze({ Dac: 1, Pai: 2 });
+
+/** Attestation elements (spec 11.18.4.7): CD [1], nonce [2], timestamp [3], firmware information [4]. */
+export function encodeAttestationElements(certificationDeclaration: Uint8Array, nonce: Uint8Array, timestamp = 0): Uint8Array {
+  return new TlvWriter().startStructure(undefined).bytes(1, certificationDeclaration).bytes(2, nonce).uint(3, timestamp).end().finish();
+}
+
+const C = OperationalCredentialsCommand;
+const A = OperationalCredentialsAttribute;
+const admin = { privilege: Privilege.Administer };
+const MAX_CERT = 400;
+const NocResponse = { id: C.NocResponse, schema: struct(field(0, "statusCode", enum8), field(1, "fabricIndex", fabricIndex, { optional: true }), field(2, "debugText", string(128), { optional: true })) };
+
+const NocStruct = struct(field(1, "noc", octets(MAX_CERT), { fabricSensitive: true }), field(2, "icac", nullable(octets(MAX_CERT)), { fabricSensitive: true }), fabricIndexField);
+const FabricDescriptorStruct = struct(
+  field(1, "rootPublicKey", octets(65, 65)),
+  field(2, "vendorId", vendorId),
+  field(3, "fabricId", uint64),
+  field(4, "nodeId", nodeId),
+  field(5, "label", string(32)),
+  fabricIndexField,
+);
+
+export const OperationalCredentials = defineCluster({
+  id: ClusterId.OperationalCredentials,
+  name: "OperationalCredentials",
+  revision: 1,
+  attributes: [
+    attribute(A.Nocs, "nocs", list(NocStruct), { read: Privilege.Administer, fabricScoped: true, changesOmitted: true }),
+    attribute(A.Fabrics, "fabrics", list(FabricDescriptorStruct), { fabricScoped: true }),
+    attribute(A.SupportedFabrics, "supportedFabrics", uint8, { fixed: true }),
+    attribute(A.CommissionedFabrics, "commissionedFabrics", uint8),
+    attribute(A.TrustedRootCertificates, "trustedRootCertificates", list(octets(MAX_CERT)), { changesOmitted: true }),
+    attribute(A.CurrentFabricIndex, "currentFabricIndex", uint8),
+  ],
+  commands: [
+    command(C.AttestationRequest, "attestationRequest", struct(field(0, "attestationNonce", octets(32, 32))), {
+      ...admin,
+      response: { id: C.AttestationResponse, schema: struct(field(0, "attestationElements", octets(900)), field(1, "attestationSignature", octets(64, 64))) },
+    }),
+    command(C.CertificateChainRequest, "certificateChainRequest", struct(field(0, "certificateType", enum8)), {
+      ...admin,
+      response: { id: C.CertificateChainResponse, schema: struct(field(0, "certificate", octets(600))) },
+    }),
+    command(C.CsrRequest, "csrRequest", struct(field(0, "csrNonce", octets(32, 32)), field(1, "isForUpdateNoc", bool, { optional: true })), {
+      ...admin,
+      response: { id: C.CsrResponse, schema: struct(field(0, "nocsrElements", octets(900)), field(1, "attestationSignature", octets(64, 64))) },
+    }),
+    command(
+      C.AddNoc,
+      "addNoc",
+      struct(
+        field(0, "nocValue", octets(MAX_CERT)),
+        field(1, "icacValue", octets(MAX_CERT), { optional: true }),
+        field(2, "ipkValue", octets(16, 16)),
+        field(3, "caseAdminSubject", uint64),
+        field(4, "adminVendorId", vendorId),
+      ),
+      { ...admin, response: NocResponse },
+    ),
+    command(C.UpdateNoc, "updateNoc", struct(field(0, "nocValue", octets(MAX_CERT)), field(1, "icacValue", octets(MAX_CERT), { optional: true })), { ...admin, fabricScoped: true, response: NocResponse }),
+    command(C.UpdateFabricLabel, "updateFabricLabel", struct(field(0, "label", string(32))), { ...admin, fabricScoped: true, response: NocResponse }),
+    command(C.RemoveFabric, "removeFabric", struct(field(0, "fabricIndex", fabricIndex)), { ...admin, response: NocResponse }),
+    command(C.AddTrustedRootCertificate, "addTrustedRootCertificate", struct(field(0, "rootCaCertificate", octets(MAX_CERT))), admin),
+  ],
+});
+
+export interface OperationalCredentialsOptions {
+  fabrics: OperationalFabricTable;
+  failSafe: FailSafeContext;
+  attestation: DeviceAttestation;
+  accessControl: AccessControlServer;
+  /** AddNOC created (pending) fabric `fabric`. */
+  onFabricAdded?: (fabric: Fabric) => void;
+  /** RemoveFabric is about to remove `fabric` (Basic Information's Leave event). */
+  onFabricRemoving?: (fabric: Fabric) => void;
+  /** `fabric` is gone; its sessions are to end after the response (`context.afterResponse`). */
+  onFabricRemoved?: (fabric: Fabric, context: InvokeContext) => void;
+  log?: (level: LogLevel, message: string) => void;
+}
+
+interface NocAnswer {
+  statusCode: number;
+  fabricIndex?: number;
+  debugText?: string;
+}
+
+export class OperationalCredentialsServer extends ClusterServer {
+  readonly supportedFabrics: number;
+  private readonly options: OperationalCredentialsOptions;
+  private readonly log: (level: LogLevel, message: string) => void;
+
+  constructor(options: OperationalCredentialsOptions) {
+    super(OperationalCredentials);
+    this.options = options;
+    this.supportedFabrics = options.fabrics.maxFabrics;
+    this.log = options.log ?? (() => {});
+    options.fabrics.onChanged(() => {
+      if (!this.isAttached) return;
+      for (const id of [A.Nocs, A.Fabrics, A.CommissionedFabrics, A.TrustedRootCertificates]) this.attributeChanged(id);
+    });
+  }
+
+  override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
+    const fabrics = [...this.options.fabrics.fabrics()];
+    switch (attribute.id) {
+      case A.Nocs:
+        return fabrics.map((fabric) => ({ noc: fabric.noc, icac: fabric.icac ?? null, fabricIndex: fabric.fabricIndex }));
+      case A.Fabrics:
+        return fabrics.map((fabric) => ({
+          rootPublicKey: fabric.rootPublicKey,
+          vendorId: fabric.vendorId,
+          fabricId: fabric.fabricId,
+          nodeId: fabric.nodeId,
+          label: fabric.label,
+          fabricIndex: fabric.fabricIndex,
+        }));
+      case A.CommissionedFabrics:
+        return fabrics.length;
+      case A.TrustedRootCertificates: {
+        const roots = fabrics.map((fabric) => fabric.rcac);
+        const pendingRoot = this.options.fabrics.pendingTrustedRoot;
+        if (pendingRoot) roots.push(pendingRoot);
+        return roots;
+      }
+      case A.CurrentFabricIndex:
+        return context.fabricIndex;
+      default:
+        return super.readAttribute(attribute, context);
+    }
+  }
+
+  override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {
+    switch (command.id) {
+      case C.AttestationRequest:
+        return this.attestationRequest(request as { attestationNonce: Uint8Array }, context);
+      case C.CertificateChainRequest:
+        return this.certificateChain((request as { certificateType: number }).certificateType);
+      case C.CsrRequest:
+        return this.csrRequest(request as { csrNonce: Uint8Array; isForUpdateNoc?: boolean }, context);
+      case C.AddTrustedRootCertificate:
+        return this.addTrustedRoot((request as { rootCaCertificate: Uint8Array }).rootCaCertificate, context);
+      case C.AddNoc:
+        return this.addNoc(request as { nocValue: Uint8Array; icacValue?: Uint8Array; ipkValue: Uint8Array; caseAdminSubject: bigint; adminVendorId: number }, context);
+      case C.UpdateNoc:
+        return this.updateNoc(request as { nocValue: Uint8Array; icacValue?: Uint8Array }, context);
+      case C.UpdateFabricLabel:
+        return this.updateFabricLabel((request as { label: string }).label, context);
+      case C.RemoveFabric:
+        return this.removeFabric((request as { fabricIndex: number }).fabricIndex, context);
+      default:
+        return super.invoke(command, request, context);
+    }
+  }
+
+  private challengeOf(context: InvokeContext): Uint8Array {
+    const session = context.session;
+    if (!session) throw new StatusError(Status.Failure, "attestation needs a secure session");
+    return session.attestationChallenge;
+  }
+
+  private attestationRequest(request: { attestationNonce: Uint8Array }, context: InvokeContext) {
+    const { attestation } = this.options;
+    const elements = encodeAttestationElements(attestation.certificationDeclaration, request.attestationNonce);
+    return { attestationElements: elements, attestationSignature: attestation.signWithDac(concatBytes(elements, this.challengeOf(context))) };
+  }
+
+  private certificateChain(type: number) {
+    const { attestation } = this.options;
+    if (type === CertificateChainType.Dac) return { certificate: attestation.dacCertificate };
+    if (type === CertificateChainType.Pai) return { certificate: attestation.paiCertificate };
+    throw new StatusError(Status.InvalidCommand, `certificate type ${type} is neither DAC (1) nor PAI (2)`);
+  }
+
+  /** The fail-safe must be armed for the accessing fabric (0 for a PASE commissioner before AddNOC). */
+  private requireFailSafe(context: InvokeContext): void {
+    const { failSafe } = this.options;
+    if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "the fail-safe is not armed for this fabric");
+  }
+
+  private csrRequest(request: { csrNonce: Uint8Array; isForUpdateNoc?: boolean }, context: InvokeContext) {
+    this.requireFailSafe(context);
+    const { failSafe, fabrics, attestation } = this.options;
+    if (failSafe.addNocInvoked || failSafe.updateNocInvoked) throw new StatusError(Status.ConstraintError, "a NOC was already added or updated in this fail-safe");
+    const forUpdate = request.isForUpdateNoc === true;
+    if (forUpdate && context.fabricIndex === 0) throw new StatusError(Status.InvalidCommand, "a CSR for UpdateNOC needs an accessing fabric");
+    const { csr } = fabrics.createOperationalKey(forUpdate);
+    const elements = encodeNocsrElements({ csr, csrNonce: request.csrNonce });
+    return { nocsrElements: elements, attestationSignature: attestation.signWithDac(concatBytes(elements, this.challengeOf(context))) };
+  }
+
+  private addTrustedRoot(rcac: Uint8Array, context: InvokeContext): undefined {
+    this.requireFailSafe(context);
+    const { failSafe, fabrics } = this.options;
+    if (failSafe.addTrustedRootInvoked || failSafe.addNocInvoked || failSafe.updateNocInvoked) {
+      throw new StatusError(Status.ConstraintError, "a trusted root or NOC was already added in this fail-safe");
+    }
+    try {
+      fabrics.addTrustedRoot(rcac);
+    } catch (error) {
+      throw new StatusError(Status.InvalidCommand, `not a valid root certificate: ${(error as Error).message}`);
+    }
+    failSafe.addTrustedRootInvoked = true;
+    return undefined;
+  }
+
+  private addNoc(request: { nocValue: Uint8Array; icacValue?: Uint8Array; ipkValue: Uint8Array; caseAdminSubject: bigint; adminVendorId: number }, context: InvokeContext): NocAnswer {
+    this.requireFailSafe(context);
+    const { failSafe, fabrics } = this.options;
+    if (failSafe.addNocInvoked || failSafe.updateNocInvoked) throw new StatusError(Status.ConstraintError, "a NOC was already added or updated in this fail-safe");
+    if (!failSafe.addTrustedRootInvoked) return refusal(OperationalCertStatus.InvalidNoc, "AddTrustedRootCertificate must precede AddNOC");
+    const subject = request.caseAdminSubject;
+    const validCat = isCatSubject(subject) && (subject & 0xffffn) !== 0n;
+    if (!isOperationalNodeId(subject) && !validCat) return refusal(OperationalCertStatus.InvalidAdminSubject, `CaseAdminSubject 0x${subject.toString(16)} is neither a node id nor a CAT`);
+    let fabric: Fabric;
+    try {
+      fabric = fabrics.addFabric({ noc: request.nocValue, icac: request.icacValue, ipkEpochKey: request.ipkValue, vendorId: request.adminVendorId });
+    } catch (error) {
+      if (error instanceof OperationalCertError) {
+        this.log("warn", `AddNOC refused: ${error.message}`);
+        return refusal(error.status, error.message);
+      }
+      throw error;
+    }
+    failSafe.noteNewFabric(fabric.fabricIndex);
+    this.options.accessControl.grantAdministrator(fabric.fabricIndex, subject);
+    this.log("info", `AddNOC: fabric ${fabric.fabricIndex} (fabric id 0x${fabric.fabricId.toString(16)}, node 0x${fabric.nodeId.toString(16)}, admin vendor 0x${request.adminVendorId.toString(16)}) pending until CommissioningComplete`);
+    this.options.onFabricAdded?.(fabric);
+    return { statusCode: OperationalCertStatus.Ok, fabricIndex: fabric.fabricIndex };
+  }
+
+  private updateNoc(request: { nocValue: Uint8Array; icacValue?: Uint8Array }, context: InvokeContext): NocAnswer {
+    this.requireFailSafe(context);
+    const { failSafe, fabrics } = this.options;
+    if (failSafe.addNocInvoked || failSafe.updateNocInvoked || failSafe.addTrustedRootInvoked) {
+      throw new StatusError(Status.ConstraintError, "UpdateNOC cannot follow AddNOC, UpdateNOC or AddTrustedRootCertificate in one fail-safe");
+    }
+    try {
+      const fabric = fabrics.updateFabric(context.fabricIndex, { noc: request.nocValue, icac: request.icacValue });
+      failSafe.noteUpdatedFabric(fabric.fabricIndex);
+      this.log("info", `UpdateNOC: fabric ${fabric.fabricIndex} has a new NOC (node 0x${fabric.nodeId.toString(16)}) pending until CommissioningComplete`);
+      return { statusCode: OperationalCertStatus.Ok, fabricIndex: fabric.fabricIndex };
+    } catch (error) {
+      if (error instanceof OperationalCertError) return refusal(error.status, error.message);
+      throw error;
+    }
+  }
+
+  private updateFabricLabel(label: string, context: InvokeContext): NocAnswer {
+    try {
+      this.options.fabrics.setLabel(context.fabricIndex, label);
+      return { statusCode: OperationalCertStatus.Ok, fabricIndex: context.fabricIndex };
+    } catch (error) {
+      if (error instanceof OperationalCertError) return refusal(error.status, error.message);
+      throw error;
+    }
+  }
+
+  private removeFabric(index: number, context: InvokeContext): NocAnswer {
+    const { fabrics, failSafe } = this.options;
+    const fabric = fabrics.committedFabrics().find((candidate) => candidate.fabricIndex === index);
+    if (!fabric) return refusal(OperationalCertStatus.InvalidFabricIndex, `no committed fabric ${index}`);
+    // Pending changes of the fabric going away go first (CHIP expires its fail-safe too).
+    if (failSafe.armed && failSafe.fabricIndex === index) failSafe.expire("disarmed");
+    this.options.onFabricRemoving?.(fabric);
+    try {
+      fabrics.remove(index);
+    } catch (error) {
+      if (error instanceof OperationalCertError) return refusal(error.status, error.message);
+      this.log("error", `removing fabric ${index} failed: ${(error as Error).message}`);
+      throw new StatusError(Status.Failure, "the fabric could not be removed");
+    }
+    this.options.onFabricRemoved?.(fabric, context);
+    return { statusCode: OperationalCertStatus.Ok, fabricIndex: index };
+  }
+}
+
+function refusal(statusCode: number, debugText: string): NocAnswer {
+  return { statusCode, debugText: debugText.slice(0, 128) };
+}

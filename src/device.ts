@@ -1,0 +1,777 @@
+// The device: the one place that wires the layers together into a Matter On/Off Light, from a
+// Platform and the factory partition. The simulator (hosts/sim) and the ESP32 host call it.
+//
+//   const device = startDevice(platform, { softwareVersion: 1, softwareVersionString: "1.0" });
+//   device.status();                       // JSON: identity, fabrics, window, sessions, OnOff
+//   device.openCommissioningWindow(300);   // the factory verifier, 5 minutes
+//   device.factoryReset();                 // erase and start over, commissionable again
+//   device.shutdown();
+//
+// What it builds (DeviceRuntime): the transactional store (journal recovered first), the fabric
+// table, the fail-safe, the secure channel stack on UDP (and BTP when the platform has BLE), the
+// data model with endpoint 0 (Descriptor, Basic Information, Access Control, General
+// Commissioning, Network Commissioning, General Diagnostics, Operational Credentials,
+// Administrator Commissioning, Group Key Management) and endpoint 1 (Descriptor, Identify,
+// On/Off), the interaction model server, the DNS-SD responder (commissionable and one
+// operational record per fabric) and the commissioning window. A factory reset erases the store
+// (the rotating device id's lifetime counter excepted: its values must never repeat) and builds
+// a fresh runtime, as a reboot would.
+//
+// Everything mutable lives on instances; nothing here uses a Node API, so it runs unchanged in XS.
+import { toHex } from "./codec/bytes";
+import { AccessControlServer } from "./clusters/access-control";
+import { AdministratorCommissioningServer } from "./clusters/administrator-commissioning";
+import { BasicInformation, BasicInformationAttribute, BasicInformationServer } from "./clusters/basic-information";
+import { DescriptorServer } from "./clusters/descriptor";
+import { GeneralCommissioningServer } from "./clusters/general-commissioning";
+import { GeneralDiagnosticsServer, InterfaceType, interfacesFromPlatform } from "./clusters/general-diagnostics";
+import { GroupKeyManagementServer } from "./clusters/group-key-management";
+import { IdentifyServer, IdentifyType } from "./clusters/identify";
+import { DeviceTypes } from "./clusters/ids";
+import { NetworkCommissioningServer, type WiFiStation } from "./clusters/network-commissioning";
+import { OnOffServer } from "./clusters/on-off";
+import { OperationalCredentialsServer } from "./clusters/operational-credentials";
+import { CommissioningWindowManager, MAX_COMMISSIONING_TIMEOUT_SECONDS, type CommissioningWindowOpening, type WindowCloseReason } from "./commissioning/commissioning-window";
+import { FailSafeContext, type FailSafeExpiry } from "./commissioning/fail-safe";
+import { OperationalFabricTable, type Fabric } from "./commissioning/fabric-table";
+import { TransactionalStore } from "./commissioning/transactional-store";
+import { CtrDrbg } from "./crypto";
+import { CommissioningAdvertisement } from "./discovery/commissioning-advertisement";
+import { MdnsResponder } from "./discovery/mdns";
+import { CommissioningFlow, Rendezvous, encodeManualCode, encodeQrPayload } from "./discovery/onboarding";
+import { ROTATING_ID_COUNTER_KEY } from "./discovery/rotating-id";
+import { FactoryDataError, readFactoryData, type FactoryData } from "./factory";
+import { AccessControl } from "./interaction/access-control";
+import { AuthMode } from "./interaction/constants";
+import { StatusError } from "./interaction/errors";
+import { DataModel, findAttribute, type ClusterServer, type CommandDefinition, type InvokeContext, type WriteContext, type AttributeDefinition } from "./interaction/model";
+import { InteractionServer, MAX_PATHS_PER_INVOKE, subjectOfSession } from "./interaction/server";
+import { KeyValueAttributeStore, KeyValueEventNumberStore } from "./interaction/store";
+import { statusName } from "./interaction/constants";
+import type { AddressFamily, LogLevel, Platform } from "./platform";
+import { createSecureChannelStack, type EstablishedBy, type SecureChannelStack } from "./securechannel/stack";
+import type { PaseVerifier } from "./securechannel/pase";
+import { BtpTransport } from "./transport/btp";
+import type { SecureSession, Session } from "./transport/session";
+import { describePeer, type Transport } from "./transport/transport";
+import { MATTER_UDP_PORT } from "./transport/udp";
+
+export interface DeviceOptions {
+  softwareVersion: number;
+  softwareVersionString: string;
+  /** UDP port, 5540 unless given (0 picks a free one, kept across factory resets). */
+  port?: number;
+  /** Address families to listen and advertise on; both unless given. */
+  families?: AddressFamily[];
+  /** The interface mDNS multicasts on (the simulator's --interface); all when absent. */
+  mdnsInterface?: string;
+  /** Network Commissioning's feature: Ethernet (the default; the simulator) or Wi-Fi (ESP32). */
+  networkFeature?: "ethernet" | "wifi";
+  log?: (level: LogLevel, message: string) => void;
+  onEvent?: (event: DeviceEvent) => void;
+}
+
+/** What happened, for the simulator's console and for tests; every field is JSON. */
+export type DeviceEvent =
+  | { type: "commissioning-window-opened"; kind: "basic" | "enhanced"; discriminator: number; timeoutSeconds: number; adminFabricIndex: number | null }
+  | { type: "commissioning-window-closed"; reason: WindowCloseReason }
+  | { type: "session-established"; kind: "pase" | "case"; resumed: boolean; localSessionId: number; peerNodeId: string; fabricIndex: number; peer: string }
+  | { type: "session-closed"; kind: "pase" | "case"; localSessionId: number; peerNodeId: string; fabricIndex: number; reason: string }
+  | { type: "fail-safe-armed"; fabricIndex: number; expirySeconds: number }
+  | { type: "fail-safe-expired"; reason: string; revertedFabricIndex: number | null }
+  | { type: "commissioning-complete"; fabricIndex: number }
+  | { type: "fabric-added"; fabricIndex: number; fabricId: string; nodeId: string; vendorId: number; pending: boolean }
+  | { type: "fabric-removed"; fabricIndex: number }
+  | { type: "command-invoked"; endpoint: number; cluster: string; command: string; fabricIndex: number; subject: string; outcome: string }
+  | { type: "attribute-written"; endpoint: number; cluster: string; attribute: string; fabricIndex: number; subject: string; outcome: string }
+  | { type: "on-off"; on: boolean }
+  | { type: "factory-reset" };
+
+export interface DeviceStatus {
+  vendorId: number;
+  productId: number;
+  discriminator: number;
+  serialNumber: string;
+  softwareVersion: number;
+  softwareVersionString: string;
+  /** The UDP port Matter listens on. */
+  port: number;
+  commissioned: boolean;
+  fabrics: { fabricIndex: number; fabricId: string; nodeId: string; vendorId: number; label: string }[];
+  commissioningWindow: { open: boolean; kind: "basic" | "enhanced" | null; takingPase: boolean };
+  failSafeArmed: boolean;
+  secureSessions: { kind: "pase" | "case"; localSessionId: number; peerNodeId: string; fabricIndex: number; peer: string }[];
+  onOff: boolean;
+}
+
+export interface Device {
+  status(): DeviceStatus;
+  /** A basic window with the factory verifier; 15 minutes unless given (at most). */
+  openCommissioningWindow(timeoutS?: number): void;
+  /** Erases fabrics, keys, ACLs, counters' state and attributes (not the factory partition), then starts commissionable. */
+  factoryReset(): void;
+  /** JSON console and test hooks; see DeviceRuntime.control. Errors come back as { error }. */
+  control(request: unknown): unknown;
+  /** Goodbyes over mDNS, sessions and sockets closed, timers stopped. */
+  shutdown(): void;
+}
+
+const ROOT_ENDPOINT = 0;
+const LIGHT_ENDPOINT = 1;
+
+/** Reads the factory data, recovers storage and starts the node. FactoryDataError when the partition is missing or bad. */
+export function startDevice(platform: Platform, options: DeviceOptions): Device {
+  const log = options.log ?? ((level: LogLevel, message: string) => platform.log(level, message));
+  const partition = platform.flash.open("factory");
+  if (!partition) throw new FactoryDataError("partition", "this platform has no factory partition");
+  const factory = readFactoryData(partition);
+  const store = new TransactionalStore(platform.storage, { log });
+  const recovery = store.recover();
+  if (recovery !== "clean") log("info", `storage recovery: ${recovery}`);
+  return new DeviceHandle(platform, { ...options, log }, factory, store);
+}
+
+/**
+ * The ESP32 host's entry point (hosts/esp32/main.ts calls `start(platform)`): the Wi-Fi feature,
+ * and software version 1 until the image carries its own version.
+ */
+export function start(platform: Platform, options: Partial<DeviceOptions> = {}): Device {
+  return startDevice(platform, { softwareVersion: 1, softwareVersionString: "1.0", networkFeature: "wifi", ...options });
+}
+
+class DeviceHandle implements Device {
+  private runtime: DeviceRuntime;
+  private port: number;
+  private stopped = false;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly options: DeviceOptions & { log: (level: LogLevel, message: string) => void },
+    private readonly factory: FactoryData,
+    private readonly store: TransactionalStore,
+  ) {
+    this.port = options.port ?? MATTER_UDP_PORT;
+    this.runtime = new DeviceRuntime(platform, { ...options, port: this.port }, factory, store);
+  }
+
+  status(): DeviceStatus {
+    return this.runtime.status();
+  }
+
+  openCommissioningWindow(timeoutS: number = MAX_COMMISSIONING_TIMEOUT_SECONDS): void {
+    this.runtime.openBasicWindow(timeoutS);
+  }
+
+  factoryReset(): void {
+    if (this.stopped) throw new Error("the device is shut down");
+    this.options.log("warn", "factory reset: erasing fabrics, keys, ACLs and attributes");
+    // With port 0, keep the port the system picked, so that a factory reset does not move the node.
+    if (this.port === 0) this.port = this.runtime.port;
+    this.runtime.stop("factory-reset");
+    this.store.eraseAll((key) => key === ROTATING_ID_COUNTER_KEY);
+    this.options.onEvent?.({ type: "factory-reset" });
+    this.runtime = new DeviceRuntime(this.platform, { ...this.options, port: this.port }, this.factory, this.store);
+  }
+
+  control(request: unknown): unknown {
+    try {
+      const op = (request as { op?: unknown } | null)?.op;
+      if (op === "factory-reset") {
+        this.factoryReset();
+        return { ok: true };
+      }
+      if (op === "shutdown") {
+        this.shutdown();
+        return { ok: true };
+      }
+      return this.runtime.control(request as Record<string, unknown>);
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  }
+
+  shutdown(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.runtime.stop("shutdown");
+  }
+}
+
+/** One life of the node: from a boot (or a factory reset) to a shutdown (or the next reset). */
+class DeviceRuntime {
+  readonly stack: SecureChannelStack;
+  private readonly log: (level: LogLevel, message: string) => void;
+  private readonly emit: (event: DeviceEvent) => void;
+  private readonly random: CtrDrbg;
+  private readonly failSafe: FailSafeContext;
+  private readonly fabrics: OperationalFabricTable;
+  private readonly accessControl: AccessControlServer;
+  private readonly basicInformation: BasicInformationServer;
+  private readonly generalCommissioning: GeneralCommissioningServer;
+  private readonly administratorCommissioning: AdministratorCommissioningServer;
+  private readonly onOff: OnOffServer;
+  private readonly model: DataModel;
+  private readonly interaction: InteractionServer;
+  private readonly window: CommissioningWindowManager;
+  private readonly mdns: MdnsResponder | undefined;
+  private readonly advertisement: CommissioningAdvertisement;
+  /** Operational DNS-SD records advertised, by fabric index. */
+  private readonly operational = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
+  /** PASE sessions admitted by the commissioning window (the commissioners' sessions). */
+  private readonly commissioningSessions = new Set<SecureSession>();
+  private readonly detach: (() => void)[] = [];
+  private running = true;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly options: DeviceOptions & { log: (level: LogLevel, message: string) => void; port: number },
+    private readonly factory: FactoryData,
+    private readonly store: TransactionalStore,
+  ) {
+    this.log = options.log;
+    this.emit = (event) => {
+      try {
+        options.onEvent?.(event);
+      } catch (error) {
+        this.log("error", `event listener failed: ${(error as Error).message}`);
+      }
+    };
+    const clock = platform.clock;
+    this.random = new CtrDrbg(platform.entropy);
+    this.failSafe = new FailSafeContext({ clock, store, log: this.log });
+    this.fabrics = new OperationalFabricTable({ store, random: this.random, log: this.log });
+    this.fabrics.load();
+    this.accessControl = new AccessControlServer({ store, failSafe: this.failSafe, log: this.log });
+    this.accessControl.load();
+    this.fabrics.registerScopedData(this.accessControl);
+
+    // Transport and secure channel.
+    const transports: Transport[] = [];
+    if (platform.ble) transports.push(new BtpTransport({ ble: platform.ble, clock, log: this.log }));
+    this.stack = createSecureChannelStack(platform, {
+      port: options.port,
+      ...(options.families ? { families: options.families } : {}),
+      transports,
+      random: this.random,
+      fabrics: this.fabrics,
+      sessionParameters: { maxPathsPerInvoke: MAX_PATHS_PER_INVOKE },
+      log: this.log,
+      onSessionEstablished: (session, by) => this.sessionEstablished(session, by),
+      onCommissioningWindowClosed: (reason) => this.window.paseWindowClosed(reason),
+    });
+    this.detach.push(this.stack.sessions.onRemoved((session, reason) => this.sessionRemoved(session, reason)));
+
+    // Discovery. Without multicast (no interface, no permission) the node still works by address.
+    let mdns: MdnsResponder | undefined;
+    try {
+      mdns = new MdnsResponder({
+        network: platform.network,
+        clock,
+        random: this.random,
+        log: this.log,
+        ...(options.mdnsInterface !== undefined ? { interfaceName: options.mdnsInterface } : {}),
+        ...(options.families ? { families: options.families } : {}),
+      });
+    } catch (error) {
+      this.log("warn", `DNS-SD is not available: ${(error as Error).message}`);
+    }
+    this.mdns = mdns;
+    this.advertisement = new CommissioningAdvertisement({
+      ...(mdns ? { mdns } : {}),
+      ...(platform.ble ? { ble: platform.ble } : {}),
+      storage: store,
+      rotatingIdUniqueId: factory.rotatingDeviceIdUniqueId,
+    });
+    this.window = new CommissioningWindowManager({
+      clock,
+      pase: this.stack,
+      advertiser: {
+        openWindow: ({ discriminator, commissioningMode }) =>
+          this.advertisement.openWindow({
+            discriminator,
+            commissioningMode,
+            vendorId: factory.vendorId,
+            productId: factory.productId,
+            port: this.port,
+            deviceType: DeviceTypes.OnOffLight.type,
+            sessionIntervals: this.sessionIntervals(),
+          }),
+        closeWindow: () => this.advertisement.closeWindow(),
+      },
+      log: this.log,
+      onOpened: (opening) => this.windowOpened(opening),
+      onClosed: (reason) => this.emit({ type: "commissioning-window-closed", reason }),
+      onChange: () => this.administratorCommissioning?.windowChanged(),
+    });
+
+    // The data model.
+    this.model = new DataModel({
+      clock,
+      random: this.random,
+      store: new KeyValueAttributeStore(store),
+      eventNumbers: new KeyValueEventNumberStore(store),
+      log: this.log,
+    });
+    this.basicInformation = new BasicInformationServer({
+      identity: factory,
+      softwareVersion: options.softwareVersion,
+      softwareVersionString: options.softwareVersionString,
+      random: this.random,
+    });
+    const locationAttribute = findAttribute(BasicInformation, BasicInformationAttribute.Location)!;
+    this.generalCommissioning = new GeneralCommissioningServer({
+      failSafe: this.failSafe,
+      store,
+      commissioningWindowOpen: () => this.window.isOpen,
+      setLocation: (countryCode) => this.basicInformation.writeAttribute(locationAttribute, countryCode, { fabricIndex: 0, timed: false }),
+      onCommissioningComplete: (fabricIndex) => this.commissioningComplete(fabricIndex),
+      log: this.log,
+    });
+    this.generalCommissioning.load();
+    const feature = options.networkFeature ?? "ethernet";
+    const wifi = (platform as Platform & { wifi?: WiFiStation }).wifi;
+    const networkCommissioning = new NetworkCommissioningServer({
+      feature,
+      clock,
+      store,
+      failSafe: this.failSafe,
+      setBreadcrumb: (value) => this.generalCommissioning.writeAttribute(findAttribute(this.generalCommissioning.definition, 0)!, value, { fabricIndex: 0, timed: false }),
+      log: this.log,
+      ...(feature === "ethernet" ? { interfaceName: options.mdnsInterface ?? platform.network.interfaces()[0]?.name ?? "eth0" } : {}),
+      ...(wifi ? { wifi } : {}),
+    });
+    networkCommissioning.load();
+    const operationalCredentials = new OperationalCredentialsServer({
+      fabrics: this.fabrics,
+      failSafe: this.failSafe,
+      attestation: factory.attestation,
+      accessControl: this.accessControl,
+      log: this.log,
+      onFabricAdded: (fabric) => this.emit(fabricAdded(fabric, true)),
+      onFabricRemoving: (fabric) => this.basicInformation.leave(fabric.fabricIndex),
+      onFabricRemoved: (fabric, context) => this.fabricRemoved(fabric, context),
+    });
+    this.administratorCommissioning = new AdministratorCommissioningServer({
+      window: this.window,
+      failSafe: this.failSafe,
+      basicWindow: () => ({ verifier: this.factoryVerifier(), discriminator: factory.discriminator }),
+      vendorIdOf: (fabricIndex) => this.fabrics.fabric(fabricIndex)?.vendorId,
+      endPaseSessions: () => this.endPaseSessions(),
+    });
+    this.onOff = new OnOffServer({
+      onChange: (on) => {
+        this.log("info", `light ${on ? "ON" : "off"}`);
+        this.emit({ type: "on-off", on });
+      },
+    });
+    const interfaceDetails = () => ({ type: feature === "wifi" ? InterfaceType.WiFi : InterfaceType.Ethernet });
+    this.model.addEndpoint({
+      id: ROOT_ENDPOINT,
+      deviceTypes: [{ ...DeviceTypes.RootNode }],
+      clusters: [
+        new DescriptorServer(),
+        this.basicInformation,
+        this.accessControl,
+        this.generalCommissioning,
+        networkCommissioning,
+        new GeneralDiagnosticsServer({ interfaces: () => interfacesFromPlatform(platform.network.interfaces(), interfaceDetails) }),
+        operationalCredentials,
+        this.administratorCommissioning,
+        new GroupKeyManagementServer(this.fabrics),
+      ],
+    });
+    this.model.addEndpoint({
+      id: LIGHT_ENDPOINT,
+      deviceTypes: [{ ...DeviceTypes.OnOffLight }],
+      clusters: [new DescriptorServer(), new IdentifyServer({ identifyType: IdentifyType.LightOutput }), this.onOff],
+    });
+    for (const endpoint of this.model.endpoints) for (const cluster of endpoint.clusters) this.instrument(cluster);
+    this.model.start();
+
+    this.interaction = new InteractionServer({
+      exchanges: this.stack.exchanges,
+      model: this.model,
+      accessControl: new AccessControl({ entries: this.accessControl, deviceTypesOn: (endpoint) => this.model.deviceTypesOn(endpoint) }),
+      random: this.random,
+      describeSubject: (session) => this.describeSubject(session),
+      log: this.log,
+    });
+
+    // The fail-safe's participants commit together, in this order, and revert together.
+    for (const participant of [this.fabrics, this.accessControl, this.generalCommissioning, networkCommissioning]) this.failSafe.addParticipant(participant);
+    this.detach.push(
+      this.failSafe.addListener({
+        armed: (fabricIndex, expirySeconds) => this.emit({ type: "fail-safe-armed", fabricIndex, expirySeconds }),
+        expired: (expiry) => this.failSafeExpired(expiry),
+        committed: (_fabricIndex, created) => {
+          const fabric = created !== undefined ? this.fabrics.fabric(created) : undefined;
+          if (fabric) this.emit(fabricAdded(fabric, false));
+        },
+      }),
+    );
+    this.fabrics.onChanged(() => this.refreshOperationalAdvertisements());
+    this.refreshOperationalAdvertisements();
+
+    const committed = this.fabrics.committedFabrics();
+    this.log("info", `${factory.vendorName} ${factory.productName} (VID 0x${hex4(factory.vendorId)} PID 0x${hex4(factory.productId)}, serial ${factory.serialNumber}), software ${options.softwareVersionString}, port ${this.port}, ${committed.length} fabric(s)`);
+    if (committed.length === 0) this.openBasicWindow(MAX_COMMISSIONING_TIMEOUT_SECONDS);
+  }
+
+  get port(): number {
+    const udp = this.stack.udp;
+    return udp?.port(6) ?? udp?.port(4) ?? this.options.port;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commissioning window
+
+  private factoryVerifier(): PaseVerifier {
+    const f = this.factory;
+    return { w0: f.spake2pW0, L: f.spake2pL, salt: f.pbkdfSalt, iterations: f.pbkdfIterations };
+  }
+
+  openBasicWindow(timeoutSeconds: number): void {
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > MAX_COMMISSIONING_TIMEOUT_SECONDS) {
+      throw new RangeError(`a commissioning window lasts 1..${MAX_COMMISSIONING_TIMEOUT_SECONDS} s, not ${timeoutSeconds}`);
+    }
+    this.window.open({ kind: "basic", verifier: this.factoryVerifier(), discriminator: this.factory.discriminator, timeoutSeconds });
+  }
+
+  private windowOpened(opening: CommissioningWindowOpening): void {
+    this.emit({
+      type: "commissioning-window-opened",
+      kind: opening.kind,
+      discriminator: opening.discriminator,
+      timeoutSeconds: opening.timeoutSeconds,
+      adminFabricIndex: opening.admin?.fabricIndex ?? null,
+    });
+  }
+
+  private sessionIntervals() {
+    const p = this.stack.localParameters;
+    return { idleIntervalMs: p.idleIntervalMs, activeIntervalMs: p.activeIntervalMs, activeThresholdMs: p.activeThresholdMs };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sessions and subjects
+
+  private describeSubject(session: SecureSession) {
+    if (session.kind !== "pase") return subjectOfSession(session, false);
+    const commissioning = this.commissioningSessions.has(session) && !session.removed;
+    const subject = subjectOfSession(session, commissioning);
+    // After AddNOC over this session it speaks for the new fabric (spec 11.18.6.8, CHIP's
+    // SecureSession::SetFabricIndex), so that it can write that fabric's ACL before completion.
+    const fabricIndex = this.failSafe.armed && this.failSafe.armingSession === session ? (this.failSafe.newFabricIndex ?? 0) : 0;
+    return { ...subject, fabricIndex };
+  }
+
+  private sessionEstablished(session: SecureSession, by: EstablishedBy): void {
+    const peer = describePeer(session.peerAddress);
+    if (session.kind === "pase") {
+      this.commissioningSessions.add(session);
+      this.window.paseSessionEstablished();
+      this.log("info", `PASE session ${session.localSessionId} established with ${peer}: commissioning`);
+    } else {
+      this.log("info", `CASE session ${session.localSessionId} ${by === "case-resumption" ? "resumed" : "established"} with node ${nodeHex(session.peerNodeId)} on fabric ${session.fabricIndex} (${peer})`);
+    }
+    this.emit({
+      type: "session-established",
+      kind: session.kind,
+      resumed: by === "case-resumption",
+      localSessionId: session.localSessionId,
+      peerNodeId: nodeHex(session.peerNodeId),
+      fabricIndex: session.fabricIndex,
+      peer,
+    });
+  }
+
+  private sessionRemoved(session: Session, reason: string): void {
+    if (session.kind === "unsecured") return;
+    this.log("info", `${session.kind.toUpperCase()} session ${session.localSessionId} closed (${reason})`);
+    this.emit({ type: "session-closed", kind: session.kind, localSessionId: session.localSessionId, peerNodeId: nodeHex(session.peerNodeId), fabricIndex: session.fabricIndex, reason });
+    if (session.kind === "pase" && this.commissioningSessions.delete(session) && this.running) {
+      if (this.commissioningSessions.size === 0 && !this.failSafe.armed) this.window.paseSessionEnded();
+    }
+  }
+
+  /** Ends every PASE session (CommissioningComplete, RevokeCommissioning, fail-safe expiry). */
+  private endPaseSessions(): void {
+    for (const session of this.stack.sessions.secureSessions()) if (session.kind === "pase") this.stack.closeSession(session);
+  }
+
+  private endFabricSessions(fabricIndex: number): void {
+    this.stack.responderResumption.removeFabric(fabricIndex);
+    this.stack.initiatorResumption.removeFabric(fabricIndex);
+    for (const session of this.stack.sessions.secureSessions()) {
+      if (session.kind === "case" && session.fabricIndex === fabricIndex) this.stack.sessions.remove(session.localSessionId);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commissioning outcomes
+
+  private commissioningComplete(fabricIndex: number): void {
+    this.log("info", `commissioning complete: fabric ${fabricIndex} committed`);
+    this.window.close("commissioned");
+    this.commissioningSessions.clear();
+    this.endPaseSessions();
+    this.emit({ type: "commissioning-complete", fabricIndex });
+  }
+
+  private failSafeExpired(expiry: FailSafeExpiry): void {
+    this.log("warn", `fail-safe ${expiry.reason}: pending commissioning changes reverted${expiry.newFabricIndex !== undefined ? ` (fabric ${expiry.newFabricIndex} dropped)` : ""}`);
+    if (expiry.newFabricIndex !== undefined) this.endFabricSessions(expiry.newFabricIndex);
+    if (expiry.updatedFabricIndex !== undefined) this.endFabricSessions(expiry.updatedFabricIndex);
+    this.emit({ type: "fail-safe-expired", reason: expiry.reason, revertedFabricIndex: expiry.newFabricIndex ?? null });
+    if (expiry.reason === "shutdown") return;
+    // The commissioner's PASE session ends with its fail-safe (spec 11.10.7.2, CHIP).
+    this.endPaseSessions();
+    if (this.window.isOpen && this.commissioningSessions.size === 0) this.window.paseSessionEnded();
+  }
+
+  private fabricRemoved(fabric: Fabric, context: InvokeContext): void {
+    this.window.fabricRemoved(fabric.fabricIndex);
+    this.emit({ type: "fabric-removed", fabricIndex: fabric.fabricIndex });
+    // The response goes out over the removed fabric's session first (spec 11.18.6.12).
+    context.afterResponse(() => {
+      this.endFabricSessions(fabric.fabricIndex);
+      if (this.running && this.fabrics.committedCount === 0 && !this.window.isOpen) {
+        this.log("info", "no fabric left: commissionable again");
+        this.openBasicWindow(MAX_COMMISSIONING_TIMEOUT_SECONDS);
+      }
+    });
+  }
+
+  private refreshOperationalAdvertisements(): void {
+    if (!this.mdns || !this.running) return;
+    const wanted = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
+    for (const fabric of this.fabrics.fabrics()) wanted.set(fabric.fabricIndex, { compressedFabricId: bigEndian(fabric.compressedFabricId), nodeId: fabric.nodeId });
+    for (const [index, record] of [...this.operational]) {
+      const next = wanted.get(index);
+      if (next && next.compressedFabricId === record.compressedFabricId && next.nodeId === record.nodeId) continue;
+      this.mdns.withdrawOperational(record.compressedFabricId, record.nodeId);
+      this.operational.delete(index);
+    }
+    for (const [index, record] of wanted) {
+      if (this.operational.has(index)) continue;
+      try {
+        this.mdns.advertiseOperational({ ...record, port: this.port, sessionIntervals: this.sessionIntervals() });
+        this.operational.set(index, record);
+      } catch (error) {
+        this.log("warn", `operational advertisement of fabric ${index} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reporting what peers do
+
+  /** Wraps a cluster's invoke and writeAttribute so that each command and write is logged and reported. */
+  private instrument(cluster: ClusterServer): void {
+    const name = cluster.definition.name;
+    const invoke = cluster.invoke.bind(cluster);
+    cluster.invoke = async (command: CommandDefinition, request: unknown, context: InvokeContext): Promise<unknown> => {
+      const report = (outcome: string) => {
+        const who = subjectText(context.subject);
+        this.log("info", `invoke ${name}.${command.name} on endpoint ${context.endpoint} by ${who}: ${outcome}`);
+        this.emit({ type: "command-invoked", endpoint: context.endpoint, cluster: name, command: command.name, fabricIndex: context.fabricIndex, subject: who, outcome });
+      };
+      try {
+        const result = await invoke(command, request, context);
+        report(responseOutcome(result));
+        return result;
+      } catch (error) {
+        report(error instanceof StatusError ? statusName(error.clusterStatus ?? error.status) : `error: ${(error as Error).message}`);
+        throw error;
+      }
+    };
+    const write = cluster.writeAttribute.bind(cluster);
+    cluster.writeAttribute = (attribute: AttributeDefinition, value: unknown, context: WriteContext): void => {
+      // Writes the device makes itself (no subject) are not a peer's.
+      if (!context.subject) return write(attribute, value, context);
+      const report = (outcome: string) => {
+        const who = subjectText(context.subject);
+        this.log("info", `write ${name}.${attribute.name} on endpoint ${cluster.endpointId} by ${who}: ${outcome}`);
+        this.emit({ type: "attribute-written", endpoint: cluster.endpointId, cluster: name, attribute: attribute.name, fabricIndex: context.fabricIndex, subject: who, outcome });
+      };
+      try {
+        write(attribute, value, context);
+        report("success");
+      } catch (error) {
+        report(error instanceof StatusError ? statusName(error.status) : `error: ${(error as Error).message}`);
+        throw error;
+      }
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Status and control
+
+  status(): DeviceStatus {
+    const f = this.factory;
+    return {
+      vendorId: f.vendorId,
+      productId: f.productId,
+      discriminator: f.discriminator,
+      serialNumber: f.serialNumber,
+      softwareVersion: this.options.softwareVersion,
+      softwareVersionString: this.options.softwareVersionString,
+      port: this.port,
+      commissioned: this.fabrics.committedCount > 0,
+      fabrics: this.fabrics.committedFabrics().map((fabric) => ({
+        fabricIndex: fabric.fabricIndex,
+        fabricId: nodeHex(fabric.fabricId),
+        nodeId: nodeHex(fabric.nodeId),
+        vendorId: fabric.vendorId,
+        label: fabric.label,
+      })),
+      commissioningWindow: { open: this.window.isOpen, kind: this.window.kind ?? null, takingPase: this.window.listening },
+      failSafeArmed: this.failSafe.armed,
+      secureSessions: this.stack.sessions.secureSessions().map((session) => ({
+        kind: session.kind,
+        localSessionId: session.localSessionId,
+        peerNodeId: nodeHex(session.peerNodeId),
+        fabricIndex: session.fabricIndex,
+        peer: describePeer(session.peerAddress),
+      })),
+      onOff: this.onOff.onOff,
+    };
+  }
+
+  /**
+   * JSON operations:
+   *   {op:"status"}
+   *   {op:"open-commissioning-window", timeoutS?}   {op:"close-commissioning-window"}
+   *   {op:"onboarding"}                             QR payload and manual code (when the factory data holds the passcode)
+   *   {op:"install-fabric", rcac, icac?, noc, operationalKey, ipkEpochKey (hex), caseAdminSubject (decimal or 0x hex), vendorId?, label?}
+   *   {op:"remove-fabric", fabricIndex}             {op:"set-on-off", on}
+   */
+  control(request: Record<string, unknown>): unknown {
+    switch (request.op) {
+      case "status":
+        return this.status();
+      case "open-commissioning-window":
+        this.openBasicWindow(typeof request.timeoutS === "number" ? request.timeoutS : MAX_COMMISSIONING_TIMEOUT_SECONDS);
+        return { ok: true };
+      case "close-commissioning-window":
+        this.window.close("closed");
+        return { ok: true };
+      case "onboarding":
+        return this.onboarding();
+      case "install-fabric":
+        return this.installFabric(request);
+      case "remove-fabric": {
+        const index = Number(request.fabricIndex);
+        const fabric = this.fabrics.fabric(index);
+        if (!fabric) throw new Error(`no fabric ${index}`);
+        this.basicInformation.leave(index);
+        this.fabrics.remove(index);
+        this.endFabricSessions(index);
+        this.emit({ type: "fabric-removed", fabricIndex: index });
+        return { ok: true };
+      }
+      case "set-on-off":
+        if (request.on) this.onOff.on();
+        else this.onOff.off();
+        return { onOff: this.onOff.onOff };
+      default:
+        throw new Error(`unknown control operation ${JSON.stringify(request.op)}`);
+    }
+  }
+
+  private onboarding(): unknown {
+    const f = this.factory;
+    if (f.passcode === undefined) return { discriminator: f.discriminator, passcode: null, qrCode: null, manualCode: null };
+    const payload = {
+      version: 0,
+      vendorId: f.vendorId,
+      productId: f.productId,
+      commissioningFlow: CommissioningFlow.Standard,
+      rendezvousInformation: Rendezvous.OnNetwork | (this.platform.ble ? Rendezvous.BLE : 0),
+      discriminator: f.discriminator,
+      passcode: f.passcode,
+    };
+    return { discriminator: f.discriminator, passcode: f.passcode, qrCode: encodeQrPayload(payload), manualCode: encodeManualCode(payload) };
+  }
+
+  private installFabric(request: Record<string, unknown>): unknown {
+    const bytes = (name: string, optional = false): Uint8Array | undefined => {
+      const value = request[name];
+      if (value === undefined && optional) return undefined;
+      if (typeof value !== "string" || !/^([0-9a-fA-F]{2})*$/.test(value)) throw new Error(`${name} must be hex`);
+      const out = new Uint8Array(value.length / 2);
+      for (let i = 0; i < out.length; i++) out[i] = parseInt(value.slice(i * 2, i * 2 + 2), 16);
+      return out;
+    };
+    const subjectText = String(request.caseAdminSubject ?? "");
+    if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(subjectText)) throw new Error("caseAdminSubject must be a decimal or 0x-hex node id");
+    const subject = BigInt(subjectText);
+    const icac = bytes("icac", true);
+    const fabric = this.fabrics.install(
+      {
+        rcac: bytes("rcac")!,
+        ...(icac ? { icac } : {}),
+        noc: bytes("noc")!,
+        operationalPrivateKey: bytes("operationalKey")!,
+        ipkEpochKey: bytes("ipkEpochKey")!,
+        vendorId: typeof request.vendorId === "number" ? request.vendorId : 0xfff1,
+        ...(typeof request.label === "string" ? { label: request.label } : {}),
+      },
+      (staged) => this.accessControl.stageAdministrator(staged.fabricIndex, subject),
+    );
+    this.accessControl.adoptAdministrator(fabric.fabricIndex, subject);
+    this.emit(fabricAdded(fabric, false));
+    if (this.window.isOpen && this.window.kind === "basic" && this.window.listening) this.window.close("commissioned");
+    return { fabricIndex: fabric.fabricIndex };
+  }
+
+  stop(reason: "shutdown" | "factory-reset"): void {
+    if (!this.running) return;
+    this.log("info", reason === "shutdown" ? "shutting down" : "stopping for a factory reset");
+    if (reason === "shutdown") this.basicInformation.shutDown();
+    this.failSafe.expire("shutdown");
+    this.failSafe.close();
+    this.running = false;
+    this.window.close(reason);
+    for (const detach of this.detach) detach();
+    this.interaction.close();
+    this.model.stop();
+    this.mdns?.close();
+    this.stack.close();
+    this.fabrics.close();
+    this.random.destroy();
+  }
+}
+
+function fabricAdded(fabric: Fabric, pending: boolean): DeviceEvent {
+  return { type: "fabric-added", fabricIndex: fabric.fabricIndex, fabricId: nodeHex(fabric.fabricId), nodeId: nodeHex(fabric.nodeId), vendorId: fabric.vendorId, pending };
+}
+
+function nodeHex(id: bigint): string {
+  return `0x${id.toString(16).toUpperCase().padStart(16, "0")}`;
+}
+
+function hex4(value: number): string {
+  return value.toString(16).toUpperCase().padStart(4, "0");
+}
+
+function bigEndian(bytes: Uint8Array): bigint {
+  return BigInt(`0x${toHex(bytes) || "0"}`);
+}
+
+function subjectText(subject: InvokeContext["subject"]): string {
+  if (!subject) return "the device";
+  if (subject.authMode === AuthMode.Pase) return "the PASE commissioner";
+  if (subject.authMode === AuthMode.Case) return `node ${nodeHex(subject.subject)} (fabric ${subject.fabricIndex})`;
+  return `group ${subject.subject & 0xffffn} (fabric ${subject.fabricIndex})`;
+}
+
+/** A short text for a command's outcome: its response's status-like field when it has one. */
+function responseOutcome(result: unknown): string {
+  if (result === undefined) return "success";
+  const fields = result as Record<string, unknown>;
+  for (const key of ["errorCode", "statusCode", "networkingStatus"]) {
+    if (typeof fields[key] === "number") return fields[key] === 0 ? "success" : `${key} ${fields[key]}${typeof fields.debugText === "string" && fields.debugText ? ` (${fields.debugText})` : ""}`;
+  }
+  return "success";
+}
