@@ -31,7 +31,7 @@ import { BDX_PROTOCOL_ID, SECURE_CHANNEL_PROTOCOL_ID } from "../transport/exchan
 
 export { BDX_PROTOCOL_ID };
 
-export const BdxOpcode = {
+export const BdxOpcode = Object.freeze({
   sendInit: 0x01,
   sendAccept: 0x02,
   receiveInit: 0x04,
@@ -42,10 +42,10 @@ export const BdxOpcode = {
   blockAck: 0x13,
   blockAckEof: 0x14,
   blockQueryWithSkip: 0x15,
-} as const;
+} as const);
 
 /** BDX protocol status codes (spec 11.22.5.x, carried in a StatusReport). */
-export const BdxStatus = {
+export const BdxStatus = Object.freeze({
   lengthTooLarge: 0x0012,
   lengthTooShort: 0x0013,
   lengthMismatch: 0x0014,
@@ -60,20 +60,20 @@ export const BdxStatus = {
   startOffsetNotSupported: 0x0052,
   versionNotSupported: 0x0053,
   unknown: 0x005f,
-} as const;
+} as const);
 
 export const BDX_VERSION = 0;
-export const TransferControl = {
+export const TransferControl = Object.freeze({
   versionMask: 0x0f,
   senderDrive: 0x10,
   receiverDrive: 0x20,
   asynchronous: 0x40,
-} as const;
-export const RangeControl = {
+} as const);
+export const RangeControl = Object.freeze({
   definiteLength: 0x01,
   startOffset: 0x02,
   wideRange: 0x10,
-} as const;
+} as const);
 
 const U32_LIMIT = 0x1_0000_0000;
 

@@ -1,7 +1,7 @@
 // Why an OTA image was refused. The numbers travel in the OTA Requestor's DownloadError event
 // (PlatformCode) and in logs; the names are for people.
 
-export const OtaFault = {
+export const OtaFault = Object.freeze({
   /** The fixed header or the TLV header is malformed, or its sizes contradict each other. */
   malformedHeader: 1,
   /** ImageDigestType is not a registered hash this firmware can compute. */
@@ -30,7 +30,7 @@ export const OtaFault = {
   flashError: 13,
   /** The transfer failed (peer error, timeout, protocol violation). */
   transferFailed: 14,
-} as const;
+} as const);
 
 export type OtaFaultCode = (typeof OtaFault)[keyof typeof OtaFault];
 

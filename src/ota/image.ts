@@ -39,10 +39,10 @@ export const OTA_MAX_RELEASE_NOTES_URL_LENGTH = 256;
 export const OTA_SIGNATURE_TAG = 0x80;
 /** The signature element as the encoder writes it: control (context tag, 1-byte length), tag, length, r || s. */
 const SIGNATURE_ELEMENT_LENGTH = 3 + P256_SIGNATURE_LENGTH;
-const SIGNATURE_ELEMENT_PREFIX = [0x30, OTA_SIGNATURE_TAG, P256_SIGNATURE_LENGTH] as const;
+const SIGNATURE_ELEMENT_PREFIX = Object.freeze([0x30, OTA_SIGNATURE_TAG, P256_SIGNATURE_LENGTH] as const);
 const END_OF_CONTAINER = 0x18;
 
-const Tag = {
+const Tag = Object.freeze({
   vendorId: 0,
   productId: 1,
   softwareVersion: 2,
@@ -53,7 +53,7 @@ const Tag = {
   releaseNotesUrl: 7,
   imageDigestType: 8,
   imageDigest: 9,
-} as const;
+} as const);
 
 export interface OtaDigestType {
   id: number;
@@ -65,7 +65,7 @@ export interface OtaDigestType {
 }
 
 /** The IANA Named Information Hash Algorithm registry (RFC 6920), as ImageDigestType uses it. */
-export const OTA_DIGEST_TYPES: readonly OtaDigestType[] = [
+export const OTA_DIGEST_TYPES: readonly Readonly<OtaDigestType>[] = Object.freeze(([
   { id: 1, name: "sha-256", algorithm: "sha-256", length: 32 },
   { id: 2, name: "sha-256-128", algorithm: "sha-256", length: 16 },
   { id: 3, name: "sha-256-120", algorithm: "sha-256", length: 15 },
@@ -78,7 +78,7 @@ export const OTA_DIGEST_TYPES: readonly OtaDigestType[] = [
   { id: 10, name: "sha3-256", algorithm: "sha3-256", length: 32 },
   { id: 11, name: "sha3-384", algorithm: "sha3-384", length: 48 },
   { id: 12, name: "sha3-512", algorithm: "sha3-512", length: 64 },
-];
+] satisfies OtaDigestType[]).map((type) => Object.freeze(type)));
 
 export const OTA_DIGEST_SHA256 = 1;
 

@@ -76,7 +76,7 @@ export interface OtaSlotWriterOptions {
 
 export const DEFAULT_CHECKPOINT_BYTES = 64 * 1024;
 const RECORD_FORMAT = 1;
-const Stage = { downloading: 1, verified: 2, discarding: 3 } as const;
+const Stage = Object.freeze({ downloading: 1, verified: 2, discarding: 3 } as const);
 /** Reads of already written payload when resuming. */
 const REHASH_CHUNK = 4096;
 
