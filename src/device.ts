@@ -520,13 +520,18 @@ class DeviceRuntime {
 
   private failSafeExpired(expiry: FailSafeExpiry): void {
     this.log("warn", `fail-safe ${expiry.reason}: pending commissioning changes reverted${expiry.newFabricIndex !== undefined ? ` (fabric ${expiry.newFabricIndex} dropped)` : ""}`);
-    if (expiry.newFabricIndex !== undefined) this.endFabricSessions(expiry.newFabricIndex);
-    if (expiry.updatedFabricIndex !== undefined) this.endFabricSessions(expiry.updatedFabricIndex);
     this.emit({ type: "fail-safe-expired", reason: expiry.reason, revertedFabricIndex: expiry.newFabricIndex ?? null });
     if (expiry.reason === "shutdown") return;
-    // The commissioner's PASE session ends with its fail-safe (spec 11.10.7.2, CHIP).
-    this.endPaseSessions();
-    if (this.window.isOpen && this.commissioningSessions.size === 0) this.window.paseSessionEnded();
+    const cleanUp = () => {
+      if (!this.running) return;
+      if (expiry.newFabricIndex !== undefined) this.endFabricSessions(expiry.newFabricIndex);
+      if (expiry.updatedFabricIndex !== undefined) this.endFabricSessions(expiry.updatedFabricIndex);
+      // The commissioner's PASE session ends with its fail-safe (spec 11.10.7.2, CHIP).
+      this.endPaseSessions();
+      if (this.window.isOpen && this.commissioningSessions.size === 0) this.window.paseSessionEnded();
+    };
+    if (expiry.afterResponse) expiry.afterResponse(cleanUp);
+    else cleanUp();
   }
 
   private fabricRemoved(fabric: Fabric, context: InvokeContext): void {

@@ -111,7 +111,7 @@ export class AdministratorCommissioningServer extends ClusterServer {
         return this.openWindow("basic", verifier, discriminator, (request as { commissioningTimeout: number }).commissioningTimeout, context);
       }
       case C.RevokeCommissioning:
-        return this.revoke();
+        return this.revoke(context);
       default:
         return super.invoke(command, request, context);
     }
@@ -149,11 +149,11 @@ export class AdministratorCommissioningServer extends ClusterServer {
     return undefined;
   }
 
-  private revoke(): undefined {
+  private revoke(context: InvokeContext): undefined {
     const { window, failSafe } = this.options;
     // Spec 11.19.8.3: the fail-safe expires and the PASE session ends whether or not a window is open.
-    failSafe.expire("revoked");
-    this.options.endPaseSessions();
+    failSafe.expire("revoked", context.afterResponse);
+    context.afterResponse(() => this.options.endPaseSessions());
     if (!window.isOpen) throw StatusError.cluster(AdministratorCommissioningStatus.WindowNotOpen, "no commissioning window is open");
     window.close("revoked");
     return undefined;

@@ -150,7 +150,7 @@ export class GeneralCommissioningServer extends ClusterServer implements FailSaf
     if (!failSafe.armed && context.session?.kind === "case" && this.options.commissioningWindowOpen()) {
       return answer(CommissioningError.BusyWithOtherAdmin, "a commissioning window is open: the fail-safe is kept for its commissioner");
     }
-    const outcome = failSafe.arm(request.expiryLengthSeconds, context.fabricIndex, context.session);
+    const outcome = failSafe.arm(request.expiryLengthSeconds, context.fabricIndex, context.session, context.afterResponse);
     if (outcome === "busy-with-other-admin") return answer(CommissioningError.BusyWithOtherAdmin, `the fail-safe is armed for fabric ${failSafe.fabricIndex}`);
     this.set("breadcrumb", request.breadcrumb);
     return answer(CommissioningError.Ok);

@@ -285,7 +285,7 @@ export class OperationalCredentialsServer extends ClusterServer {
     if (!isOperationalNodeId(subject) && !validCat) return refusal(OperationalCertStatus.InvalidAdminSubject, `CaseAdminSubject 0x${subject.toString(16)} is neither a node id nor a CAT`);
     let fabric: Fabric;
     try {
-      fabric = fabrics.addFabric({ noc: request.nocValue, icac: request.icacValue, ipkEpochKey: request.ipkValue, vendorId: request.adminVendorId });
+      fabric = fabrics.addFabric({ noc: request.nocValue, icac: presentIcac(request.icacValue), ipkEpochKey: request.ipkValue, vendorId: request.adminVendorId });
     } catch (error) {
       if (error instanceof OperationalCertError) {
         this.log("warn", `AddNOC refused: ${error.message}`);
@@ -307,7 +307,7 @@ export class OperationalCredentialsServer extends ClusterServer {
       throw new StatusError(Status.ConstraintError, "UpdateNOC cannot follow AddNOC, UpdateNOC or AddTrustedRootCertificate in one fail-safe");
     }
     try {
-      const fabric = fabrics.updateFabric(context.fabricIndex, { noc: request.nocValue, icac: request.icacValue });
+      const fabric = fabrics.updateFabric(context.fabricIndex, { noc: request.nocValue, icac: presentIcac(request.icacValue) });
       failSafe.noteUpdatedFabric(fabric.fabricIndex);
       this.log("info", `UpdateNOC: fabric ${fabric.fabricIndex} has a new NOC (node 0x${fabric.nodeId.toString(16)}) pending until CommissioningComplete`);
       return { statusCode: OperationalCertStatus.Ok, fabricIndex: fabric.fabricIndex };
@@ -332,7 +332,7 @@ export class OperationalCredentialsServer extends ClusterServer {
     const fabric = fabrics.committedFabrics().find((candidate) => candidate.fabricIndex === index);
     if (!fabric) return refusal(OperationalCertStatus.InvalidFabricIndex, `no committed fabric ${index}`);
     // Pending changes of the fabric going away go first (CHIP expires its fail-safe too).
-    if (failSafe.armed && failSafe.fabricIndex === index) failSafe.expire("disarmed");
+    if (failSafe.armed && failSafe.fabricIndex === index) failSafe.expire("disarmed", context.afterResponse);
     this.options.onFabricRemoving?.(fabric);
     try {
       fabrics.remove(index);
@@ -348,4 +348,9 @@ export class OperationalCredentialsServer extends ClusterServer {
 
 function refusal(statusCode: number, debugText: string): NocAnswer {
   return { statusCode, debugText: debugText.slice(0, 128) };
+}
+
+/** Controllers without an intermediate send ICACValue as an empty string (matter.js does): no ICAC. */
+function presentIcac(icac: Uint8Array | undefined): Uint8Array | undefined {
+  return icac && icac.length > 0 ? icac : undefined;
 }

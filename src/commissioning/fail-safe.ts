@@ -33,6 +33,11 @@ export interface FailSafeExpiry {
   newFabricIndex: number | undefined;
   /** The fabric UpdateNOC changed in this fail-safe, now back to its old NOC. */
   updatedFabricIndex: number | undefined;
+  /**
+   * When a command ended the context (ArmFailSafe(0)), runs session clean-up once its response
+   * has gone out, so that the commissioner's own session carries the answer; absent otherwise.
+   */
+  afterResponse?: (callback: () => void) => void;
 }
 
 export interface FailSafeListener {
@@ -98,11 +103,11 @@ export class FailSafeContext {
    * ArmFailSafe's rules (spec 11.10.7.2) apart from the commissioning-window one, which the
    * caller checks: arm for `expirySeconds`, re-arm when the same fabric asks, expire at once on 0.
    */
-  arm(expirySeconds: number, accessingFabric: number, session: SecureSession | undefined): ArmOutcome {
+  arm(expirySeconds: number, accessingFabric: number, session: SecureSession | undefined, afterResponse?: (callback: () => void) => void): ArmOutcome {
     if (this.armedFlag && accessingFabric !== this.fabric) return "busy-with-other-admin";
     if (expirySeconds === 0) {
       if (!this.armedFlag) return "not-armed";
-      this.expire("disarmed");
+      this.expire("disarmed", afterResponse);
       return "disarmed";
     }
     const now = this.clock.now();
@@ -149,10 +154,10 @@ export class FailSafeContext {
     for (const listener of [...this.listeners]) listener.committed?.(fabric, created);
   }
 
-  /** Ends the context and forgets every pending change. */
-  expire(reason: FailSafeEndReason): void {
+  /** Ends the context and forgets every pending change; `afterResponse` when a command ends it. */
+  expire(reason: FailSafeEndReason, afterResponse?: (callback: () => void) => void): void {
     if (!this.armedFlag) return;
-    const expiry: FailSafeExpiry = { reason, newFabricIndex: this.newFabricIndex, updatedFabricIndex: this.updatedFabricIndex };
+    const expiry: FailSafeExpiry = { reason, newFabricIndex: this.newFabricIndex, updatedFabricIndex: this.updatedFabricIndex, ...(afterResponse ? { afterResponse } : {}) };
     for (const participant of this.participants) {
       try {
         participant.revert();
