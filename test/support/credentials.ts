@@ -47,6 +47,11 @@ export class FabricAuthority {
     return icac ? new Uint8Array(icac) : undefined;
   }
 
+  /** A NOC on this fabric for a public key made elsewhere (a device's CSRRequest). */
+  async issueForKey(publicKey: Uint8Array, nodeId: bigint, cats: number[] = []): Promise<Uint8Array> {
+    return new Uint8Array((await this.ca.generateNoc(publicKey, this.fabricId as never, nodeId as never, cats as never)) as Uint8Array);
+  }
+
   /** A fresh operational key and its NOC on this fabric. */
   async issue(nodeId: bigint, cats: number[] = [], fabricId: bigint = this.fabricId): Promise<NodeCredentials> {
     const key = new SigningKey();
