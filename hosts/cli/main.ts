@@ -8,6 +8,7 @@ interface Subcommand {
 }
 
 const subcommands: Record<string, Subcommand> = {
+  sim: { summary: "run the simulated device (the firmware on the XS engine) until Ctrl-C", load: () => import("./sim") },
   selftest: { summary: "run the conformance vector suites inside the XS engine", load: () => import("./selftest") },
   payload: { summary: "encode or decode onboarding payloads (QR code, manual pairing code)", load: () => import("./payload") },
   mfg: { summary: "provision devices: DAC, CD, passcode verifier, factory partition image", load: () => import("./mfg") },

@@ -70,13 +70,15 @@ async function encode(args: string[]): Promise<number> {
   const manual = encodeManualCode(payload);
   console.log(`QR payload:   ${qr}`);
   console.log(`Manual code:  ${manual}  (${formatManualCode(manual)})`);
-  if (style !== "none") {
-    const drawn = style === "ansi"
-      ? await QRCode.toString(qr, { type: "terminal", small: true, errorCorrectionLevel: "M" })
-      : await QRCode.toString(qr, { type: "utf8", errorCorrectionLevel: "M", margin: 2 });
-    console.log(drawn);
-  }
+  if (style !== "none") console.log(await drawQrCode(qr, style));
   return 0;
+}
+
+/** The QR symbol of an onboarding payload as terminal text: ANSI blocks, or plain UTF-8 half blocks. */
+export function drawQrCode(qr: string, style: "ansi" | "text"): Promise<string> {
+  return style === "ansi"
+    ? QRCode.toString(qr, { type: "terminal", small: true, errorCorrectionLevel: "M" })
+    : QRCode.toString(qr, { type: "utf8", errorCorrectionLevel: "M", margin: 2 });
 }
 
 /** The grouping printed on labels: 4-3-4 digits, and 4-3-4-5-5 for 21-digit codes. */

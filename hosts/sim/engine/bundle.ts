@@ -14,6 +14,8 @@ export interface XsBundleOptions {
   minify?: boolean;
   /** Name of the global the entry's exports are assigned to (IIFE bundles). */
   globalName?: string;
+  /** Compile-time constants (esbuild `define`), e.g. the firmware version baked into an image. */
+  define?: Record<string, string>;
 }
 
 export async function bundleForXs(options: XsBundleOptions): Promise<string> {
@@ -28,6 +30,7 @@ export async function bundleForXs(options: XsBundleOptions): Promise<string> {
     mainFields: ["module", "main"],
     conditions: ["import", "default"],
     minify: options.minify ?? false,
+    ...(options.define ? { define: options.define } : {}),
     legalComments: "none",
     logLevel: "silent",
   });
