@@ -137,6 +137,25 @@ describe("PASE: the device as responder over UDP", () => {
     assert.equal(device.stack.pase.failedAttempts, 0, "Busy is not a failed attempt");
   });
 
+  it("keeps to one PASE session: Busy while it exists, a new handshake once the peer closes it", async () => {
+    const first = await commissioner.pase({ passcode: PASSCODE });
+    await assert.rejects(commissioner.pase({ passcode: PASSCODE }), (error: unknown) => {
+      assert.ok(error instanceof StatusError);
+      assert.equal(error.status.generalCode, SecureChannelStatus.general.busy);
+      return true;
+    });
+    // CloseSession over the PASE session (Success / CLOSE_SESSION, sent without asking for an ack).
+    const exchange = peer.exchange(first.session);
+    exchange.send(SECURE_CHANNEL, Opcode.statusReport, statusReport(0, SecureChannelStatus.code.closeSession), { reliable: false });
+    exchange.close();
+    const deadline = Date.now() + 2000;
+    while (device.stack.sessions.count > 0 && Date.now() < deadline) await sleep(10);
+    assert.equal(device.stack.sessions.count, 0, "CloseSession removed the session");
+    await commissioner.pase({ passcode: PASSCODE });
+    assert.equal(device.stack.sessions.count, 1);
+    assert.equal(device.stack.pase.failedAttempts, 0);
+  });
+
   it("refuses PASE while the commissioning window is closed", async () => {
     device.stack.closeCommissioningWindow();
     assert.deepEqual(device.windowClosed, ["closed"]);
@@ -215,6 +234,7 @@ describe("PASE: a peer that vanishes", () => {
       assert.ok(device.stack.exchanges.stats.retransmissions >= 4, "the response was retransmitted before giving up");
       assert.ok(device.logs.some((entry) => /did not acknowledge/.test(entry.message)));
     } finally {
+      silent.close();
       device.close();
     }
   });

@@ -4,6 +4,8 @@
 // Rules the responder enforces:
 // - Only while the commissioning window is open (a request otherwise gets Failure/InvalidParameter).
 // - One handshake at a time: another PBKDFParamRequest meanwhile gets Busy with a minimum wait.
+//   The same while the PASE session this window established exists (CHIP stops listening for
+//   PASE then, matter.js ignores the request): commissioning runs over that one session.
 // - A handshake must finish within `handshakeTimeoutMs` (60 s, matter.js's and CHIP's order of
 //   magnitude) or it is abandoned and its state released.
 // - Every failure after a request was accepted (bad message, wrong passcode, peer's error report,
@@ -97,6 +99,7 @@ export class PaseResponder {
   private readonly releaser: UnsecuredSessionReleaser;
   private window: Window | undefined;
   private handshake: Handshake | undefined;
+  private established: SecureSession | undefined;
   private failures = 0;
 
   constructor(
@@ -120,6 +123,11 @@ export class PaseResponder {
   /** Failed attempts since the window opened. */
   get failedAttempts(): number {
     return this.failures;
+  }
+
+  /** The PASE session established through the window, while it exists. */
+  get session(): SecureSession | undefined {
+    return this.established && !this.established.removed ? this.established : undefined;
   }
 
   /** Opens (or reopens with a new verifier) the commissioning window; the failure count restarts. */
@@ -155,6 +163,10 @@ export class PaseResponder {
     }
     if (this.handshake) {
       this.refuse(exchange, busyStatus(this.busyWaitMs), "a PASE handshake is in progress");
+      return;
+    }
+    if (this.established && !this.established.removed) {
+      this.refuse(exchange, busyStatus(this.busyWaitMs), "a PASE session is established");
       return;
     }
     const handshake: Handshake = { exchange, cancelled: false, timer: undefined };
@@ -236,6 +248,7 @@ export class PaseResponder {
         keys.fill(0);
       }
       sessionCreated = true;
+      this.established = session;
       sendStatus(context, exchange, secureChannelStatus(SecureChannelCode.sessionEstablishmentSuccess));
       exchange.close();
       context.log("info", `PASE session ${session.localSessionId} established`);
