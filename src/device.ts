@@ -648,6 +648,7 @@ class DeviceRuntime {
    *   {op:"status"}
    *   {op:"open-commissioning-window", timeoutS?}   {op:"close-commissioning-window"}
    *   {op:"onboarding"}                             QR payload and manual code (when the factory data holds the passcode)
+   *   {op:"commissioning-state"}                    committed fabrics (with certificates), their ACLs, RegulatoryConfig
    *   {op:"install-fabric", rcac, icac?, noc, operationalKey, ipkEpochKey (hex), caseAdminSubject (decimal or 0x hex), vendorId?, label?}
    *   {op:"remove-fabric", fabricIndex}             {op:"set-on-off", on}
    */
@@ -663,6 +664,8 @@ class DeviceRuntime {
         return { ok: true };
       case "onboarding":
         return this.onboarding();
+      case "commissioning-state":
+        return this.commissioningState();
       case "install-fabric":
         return this.installFabric(request);
       case "remove-fabric": {
@@ -682,6 +685,26 @@ class DeviceRuntime {
       default:
         throw new Error(`unknown control operation ${JSON.stringify(request.op)}`);
     }
+  }
+
+  /** What the commissioning clusters keep, as JSON (bigints and bytes as hex). */
+  private commissioningState(): unknown {
+    const json = (value: unknown): unknown => {
+      if (typeof value === "bigint") return `0x${value.toString(16)}`;
+      if (value instanceof Uint8Array) return toHex(value);
+      if (Array.isArray(value)) return value.map(json);
+      if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, json(entry)]));
+      return value;
+    };
+    const fabrics = this.fabrics.committedFabrics();
+    return {
+      fabrics: fabrics.map((fabric) =>
+        json({ fabricIndex: fabric.fabricIndex, fabricId: fabric.fabricId, nodeId: fabric.nodeId, vendorId: fabric.vendorId, label: fabric.label, rcac: fabric.rcac, icac: fabric.icac ?? null, noc: fabric.noc, ipk: fabric.ipk }),
+      ),
+      acl: Object.fromEntries(this.accessControl.fabricsWithEntries().map((index) => [index, json(this.accessControl.aclOf(index))])),
+      regulatoryConfig: this.generalCommissioning.regulatoryConfig,
+      failSafeArmed: this.failSafe.armed,
+    };
   }
 
   private onboarding(): unknown {

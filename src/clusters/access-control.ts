@@ -169,6 +169,11 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
     return this.evaluated.get(fabricIndex) ?? [];
   }
 
+  /** The fabrics that have entries or extensions (pending ones included). */
+  fabricsWithEntries(): number[] {
+    return this.fabricsInOrder();
+  }
+
   /** A fabric's entries as the attribute shows them (pending ones while the fail-safe holds them). */
   aclOf(fabricIndex: number): readonly AclEntry[] {
     return this.current(fabricIndex)?.acl ?? [];

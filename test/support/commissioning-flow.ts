@@ -152,8 +152,13 @@ export class CommissioningFlow {
   /** Every step, each required to succeed; returns the administrator's CASE client. */
   async run(passcode: number, dacPublicKey: Uint8Array): Promise<ImClient> {
     await this.openPase(passcode);
+    return this.commission(dacPublicKey);
+  }
+
+  /** The steps after PASE: ArmFailSafe through CommissioningComplete, each required to succeed. */
+  async commission(dacPublicKey: Uint8Array, options: { regulatoryConfig?: number; countryCode?: string } = {}): Promise<ImClient> {
     expectOk(await this.armFailSafe(120), "ArmFailSafe");
-    expectOk(await this.setRegulatoryConfig(), "SetRegulatoryConfig");
+    expectOk(await this.setRegulatoryConfig(options.regulatoryConfig ?? 2, options.countryCode ?? "XX"), "SetRegulatoryConfig");
     const csr = await this.csr(dacPublicKey);
     if (!csr.signatureValid || !csr.elements) throw new Error("CSRResponse signature does not verify");
     this.csrPublicKey = publicKeyOfCsr(new Uint8Array(csr.elements.csr));
