@@ -78,19 +78,29 @@ function hashOf(...parts: Uint8Array[]): Uint8Array {
   return hash.digest();
 }
 
+/** HKDF with a salt that starts with the IPK; the salt copy is wiped afterwards. */
+function hkdfWithIpk(sharedSecret: Uint8Array, ipk: Uint8Array, rest: Uint8Array[], info: string, length: number): Uint8Array {
+  const salt = concatBytes(ipk, ...rest);
+  try {
+    return hkdfSha256(sharedSecret, salt, utf8Encode(info), length);
+  } finally {
+    salt.fill(0);
+  }
+}
+
 /** S2K: the key of TBEData2. */
 export function sigma2Key(sharedSecret: Uint8Array, ipk: Uint8Array, responderRandom: Uint8Array, responderEphemeralPublicKey: Uint8Array, sigma1: Uint8Array): Uint8Array {
-  return hkdfSha256(sharedSecret, concatBytes(ipk, responderRandom, responderEphemeralPublicKey, hashOf(sigma1)), utf8Encode(SIGMA2_INFO), KEY_LENGTH);
+  return hkdfWithIpk(sharedSecret, ipk, [responderRandom, responderEphemeralPublicKey, hashOf(sigma1)], SIGMA2_INFO, KEY_LENGTH);
 }
 
 /** S3K: the key of TBEData3. */
 export function sigma3Key(sharedSecret: Uint8Array, ipk: Uint8Array, sigma1: Uint8Array, sigma2: Uint8Array): Uint8Array {
-  return hkdfSha256(sharedSecret, concatBytes(ipk, hashOf(sigma1, sigma2)), utf8Encode(SIGMA3_INFO), KEY_LENGTH);
+  return hkdfWithIpk(sharedSecret, ipk, [hashOf(sigma1, sigma2)], SIGMA3_INFO, KEY_LENGTH);
 }
 
 /** I2R || R2I || attestation challenge of a full CASE handshake. */
 export function caseSessionKeys(sharedSecret: Uint8Array, ipk: Uint8Array, sigma1: Uint8Array, sigma2: Uint8Array, sigma3: Uint8Array): Uint8Array {
-  return hkdfSha256(sharedSecret, concatBytes(ipk, hashOf(sigma1, sigma2, sigma3)), utf8Encode(SESSION_KEYS_INFO), SESSION_KEYS_LENGTH);
+  return hkdfWithIpk(sharedSecret, ipk, [hashOf(sigma1, sigma2, sigma3)], SESSION_KEYS_INFO, SESSION_KEYS_LENGTH);
 }
 
 /** I2R || R2I || attestation challenge of a resumed session; `resumptionId` is the one Sigma1 presented. */
