@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { bundleForXs } from "../hosts/sim/engine/bundle";
 import { XsHost } from "../hosts/sim/bridge/host";
 import { NodePlatform } from "../hosts/sim/platform/node";
-import { StatusError, TestCaseResponder, TestCommissioner, type ControllerIdentity } from "./support/commissioner";
+import { StatusError, TestCaseResponder, TestCommissioner, statusReport, type ControllerIdentity } from "./support/commissioner";
 import { FabricAuthority, type NodeCredentials } from "./support/credentials";
 import { ECHO_PROTOCOL_ID, ECHO_REQUEST, ECHO_RESPONSE, echoOf, sleep } from "./support/device";
 import { random } from "./support/node-crypto";
@@ -46,6 +46,7 @@ describe("secure channel with the device inside XS, over UDP", { concurrency: fa
   let controller: ControllerIdentity;
   let deviceCredentials: NodeCredentials;
   const timings: Record<string, number> = {};
+  let paseSession: SecureContext | undefined;
 
   const state = () => host.control<DeviceState>({ op: "state" });
   async function idle(): Promise<DeviceState> {
@@ -105,6 +106,7 @@ describe("secure channel with the device inside XS, over UDP", { concurrency: fa
 
   it("PASE, CASE and CASE resumption succeed and their sessions carry messages", async () => {
     const pase = await timed("PASE", () => commissioner.pase({ passcode: PASSCODE, timeoutMs: 20_000 }));
+    paseSession = pase.session;
     await echo(pase.session, "PASE in XS");
     const full = await timed("CASE", () => commissioner.case({ controller, deviceNodeId: DEVICE_NODE_ID, timeoutMs: 20_000 }));
     assert.equal(full.resumed, false);
@@ -122,8 +124,20 @@ describe("secure channel with the device inside XS, over UDP", { concurrency: fa
     }
   });
 
-  it("refuses a wrong passcode, an unknown fabric and a foreign root with the right statuses", async () => {
+  it("refuses a second PASE (Busy), a wrong passcode, an unknown fabric and a foreign root with the right statuses", async () => {
+    // One PASE session per window: Busy while the first one exists, then the peer closes it.
+    await assert.rejects(commissioner.pase({ passcode: PASSCODE, timeoutMs: 20_000 }), (error: unknown) => {
+      assert.ok(error instanceof StatusError);
+      assert.equal(error.status.protocolCode, SecureChannelStatus.code.busy);
+      return true;
+    });
+    const closing = peer.exchange(paseSession!);
+    closing.send(0, 0x40, statusReport(0, SecureChannelStatus.code.closeSession), { reliable: false });
+    closing.close();
+    const deadline = Date.now() + 5000;
+    while ((await state()).sessions.some((session) => session.kind === "pase") && Date.now() < deadline) await sleep(20);
     const before = await state();
+    assert.equal(before.sessions.filter((session) => session.kind === "pase").length, 0, "CloseSession removed the PASE session");
     await assert.rejects(commissioner.pase({ passcode: PASSCODE + 1, confirmDespiteMismatch: true, timeoutMs: 20_000 }), (error: unknown) => {
       assert.ok(error instanceof StatusError);
       assert.equal(error.status.protocolCode, SecureChannelStatus.code.invalidParameter);
