@@ -34,7 +34,7 @@ import { SessionTableFullError, type SecureSession, type SessionParameters, type
 import type { PeerAddress } from "../transport/transport";
 import { SecureChannelError } from "./errors";
 import { destinationIdentifier, findFabricByDestinationId, type CaseFabric, type FabricLookup } from "./fabric";
-import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, receiveHandshakeMessage, sendStatus, step, type HandshakeContext } from "./handshake";
+import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext } from "./handshake";
 import {
   RANDOM_LENGTH,
   RESUMPTION_ID_LENGTH,
@@ -312,7 +312,8 @@ export class CaseResponder {
       exchange.close();
       options.resumption.save({ resumptionId: newResumptionId, sharedSecret, fabricIndex: fabric.fabricIndex, peerNodeId, caseAuthenticatedTags });
       context.log("info", `CASE session ${localSessionId} resumed with node 0x${peerNodeId.toString(16)} on fabric ${fabric.fabricIndex}`);
-      this.options.onSessionEstablished?.(session, true);
+      const established = options.onSessionEstablished;
+      if (established) notifyApplication(context, "onSessionEstablished", () => established(session, true));
     } finally {
       wipe(sharedSecret, keys);
     }
@@ -396,7 +397,8 @@ export class CaseResponder {
       exchange.close();
       options.resumption.save({ resumptionId, sharedSecret, fabricIndex: fabric.fabricIndex, peerNodeId: chain.nodeId, caseAuthenticatedTags: chain.cats });
       context.log("info", `CASE session ${localSessionId} established with node 0x${chain.nodeId.toString(16)} on fabric ${fabric.fabricIndex}`);
-      options.onSessionEstablished?.(session, false);
+      const established = options.onSessionEstablished;
+      if (established) notifyApplication(context, "onSessionEstablished", () => established(session, false));
     } finally {
       wipe(ephemeral?.privateKey, sharedSecret, s2k, s3k, keys);
     }

@@ -93,6 +93,15 @@ export function failHandshake(context: HandshakeContext, exchange: Exchange, err
   exchange.close();
 }
 
+/** Calls an application callback; what it throws is logged and does not undo the handshake. */
+export function notifyApplication(context: HandshakeContext, what: string, callback: () => void): void {
+  try {
+    callback();
+  } catch (error) {
+    context.log("error", `${what} callback failed: ${(error as Error).message}`);
+  }
+}
+
 /** Runs `fn`; anything it throws that is not already a SecureChannelError becomes InvalidParameter. */
 export function step<T>(what: string, fn: () => T): T {
   try {

@@ -18,7 +18,7 @@ import type { TimerHandle } from "../platform";
 import { SECURE_CHANNEL_PROTOCOL_ID, type Exchange, type ReceivedMessage } from "../transport/exchange";
 import { SessionTableFullError, type SecureSession, type UnsecuredSession } from "../transport/session";
 import { PeerStatusError, SecureChannelError } from "./errors";
-import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, receiveHandshakeMessage, sendStatus, step, type HandshakeContext } from "./handshake";
+import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext } from "./handshake";
 import {
   PBKDF_MAX_ITERATIONS,
   PBKDF_MAX_SALT_LENGTH,
@@ -179,6 +179,7 @@ export class PaseResponder {
     void this.run(handshake, this.window, request, session);
   }
 
+  /** Refusals go out once, unacknowledged: a retransmitted request simply gets the same answer. */
   private refuse(exchange: Exchange, report: ReturnType<typeof secureChannelStatus>, why: string): void {
     this.context.log("info", `PASE request refused: ${why}`);
     sendStatus(this.context, exchange, report, false);
@@ -253,7 +254,8 @@ export class PaseResponder {
       exchange.close();
       context.log("info", `PASE session ${session.localSessionId} established`);
       this.finish(handshake);
-      this.options.onSessionEstablished?.(session);
+      const established = this.options.onSessionEstablished;
+      if (established) notifyApplication(context, "onSessionEstablished", () => established(session));
     } catch (caught) {
       const error = asHandshakeError(caught, "PASE");
       if (localSessionId !== undefined && !sessionCreated) context.sessions.remove(localSessionId);
