@@ -485,15 +485,7 @@ export class InteractionServer {
 
   /** Resolves once the exchange's last message is acknowledged or given up (bounded by MRP). */
   private acknowledged(exchange: Exchange): Promise<void> {
-    const clock = this.model.clock;
-    const giveUpAt = clock.now() + exchange.responseTimeoutMs(0);
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (!exchange.awaitingAck || clock.now() >= giveUpAt) resolve();
-        else clock.setTimer(50, check);
-      };
-      check();
-    });
+    return new Promise((resolve) => exchange.onClosed(resolve));
   }
 
   private async invokeOne(peer: Peer, data: CommandData, timed: boolean, afterResponse: (() => void)[]): Promise<Uint8Array> {

@@ -246,6 +246,8 @@ export class Exchange {
     this.manager.closeExchange(this, false);
   }
 
+  private closedCallbacks: (() => void)[] | undefined;
+
   /** @internal */
   get queueFull(): boolean {
     return this.queue.length >= EXCHANGE_QUEUE_LENGTH;
@@ -256,9 +258,23 @@ export class Exchange {
     return this.state;
   }
 
+  /**
+   * Calls `callback` once the exchange is fully closed: its last reliable message acknowledged
+   * or given up. At once when it already is. For actions that must follow a delivered response
+   * (RemoveFabric ends the very session the response travels on).
+   */
+  onClosed(callback: () => void): void {
+    if (this.state === "closed") callback();
+    else (this.closedCallbacks ??= []).push(callback);
+  }
+
   /** @internal */
   markClosed(): void {
+    if (this.state === "closed") return;
     this.state = "closed";
+    const callbacks = this.closedCallbacks;
+    this.closedCallbacks = undefined;
+    for (const callback of callbacks ?? []) callback();
   }
 
   /** @internal */
