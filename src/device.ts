@@ -52,6 +52,7 @@ import type { AddressFamily, LogLevel, Platform } from "./platform";
 import { createSecureChannelStack, type EstablishedBy, type SecureChannelStack } from "./securechannel/stack";
 import type { PaseVerifier } from "./securechannel/pase";
 import { BtpTransport } from "./transport/btp";
+import type { ExchangeManager, UnsolicitedHandler } from "./transport/exchange";
 import type { SecureSession, Session } from "./transport/session";
 import { describePeer, type Transport } from "./transport/transport";
 import { MATTER_UDP_PORT } from "./transport/udp";
@@ -219,6 +220,8 @@ class DeviceRuntime {
   private readonly operational = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
   /** PASE sessions admitted by the commissioning window (the commissioners' sessions). */
   private readonly commissioningSessions = new Set<SecureSession>();
+  /** Sessions that end once a response in flight is acknowledged: no new interaction is served on them. */
+  private readonly retiringSessions = new Set<SecureSession>();
   private readonly detach: (() => void)[] = [];
   private running = true;
 
@@ -389,7 +392,7 @@ class DeviceRuntime {
     this.model.start();
 
     this.interaction = new InteractionServer({
-      exchanges: this.stack.exchanges,
+      exchanges: this.retiringSessionFilter(this.stack.exchanges),
       model: this.model,
       accessControl: new AccessControl({ entries: this.accessControl, deviceTypesOn: (endpoint) => this.model.deviceTypesOn(endpoint) }),
       random: this.random,
@@ -487,6 +490,7 @@ class DeviceRuntime {
 
   private sessionRemoved(session: Session, reason: string): void {
     if (session.kind === "unsecured") return;
+    this.retiringSessions.delete(session);
     this.log("info", `${session.kind.toUpperCase()} session ${session.localSessionId} closed (${reason})`);
     this.emit({ type: "session-closed", kind: session.kind, localSessionId: session.localSessionId, peerNodeId: nodeHex(session.peerNodeId), fabricIndex: session.fabricIndex, reason });
     if (session.kind === "pase" && this.commissioningSessions.delete(session) && this.running) {
@@ -497,6 +501,41 @@ class DeviceRuntime {
   /** Ends every PASE session (CommissioningComplete, RevokeCommissioning, fail-safe expiry). */
   private endPaseSessions(): void {
     for (const session of this.stack.sessions.secureSessions()) if (session.kind === "pase") this.stack.closeSession(session);
+  }
+
+  /**
+   * The interaction server's view of the exchanges, except that an exchange a peer opens on a
+   * retiring session is dropped unanswered: between a RemoveFabric (or ArmFailSafe(0)) response
+   * and its acknowledgement, when the session ends, nothing more is served on it (CHIP marks such
+   * sessions for eviction).
+   */
+  private retiringSessionFilter(exchanges: ExchangeManager): ExchangeManager {
+    const retiring = this.retiringSessions;
+    return new Proxy(exchanges, {
+      get(target, property) {
+        if (property === "registerProtocol") {
+          return (protocolId: number, handler: UnsolicitedHandler, vendorId?: number) =>
+            target.registerProtocol(
+              protocolId,
+              (exchange, message) => {
+                if (exchange.session.kind !== "unsecured" && retiring.has(exchange.session)) {
+                  exchange.abort();
+                  return undefined;
+                }
+                return handler(exchange, message);
+              },
+              vendorId,
+            );
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /** Marks sessions that are to end after the response in flight. */
+  private retire(predicate: (session: SecureSession) => boolean): void {
+    for (const session of this.stack.sessions.secureSessions()) if (predicate(session)) this.retiringSessions.add(session);
   }
 
   private endFabricSessions(fabricIndex: number): void {
@@ -530,14 +569,20 @@ class DeviceRuntime {
       this.endPaseSessions();
       if (this.window.isOpen && this.commissioningSessions.size === 0) this.window.paseSessionEnded();
     };
-    if (expiry.afterResponse) expiry.afterResponse(cleanUp);
-    else cleanUp();
+    if (expiry.afterResponse) {
+      const ending = (session: SecureSession) => session.kind === "pase" || session.fabricIndex === expiry.newFabricIndex || session.fabricIndex === expiry.updatedFabricIndex;
+      this.retire(ending);
+      expiry.afterResponse(cleanUp);
+    } else {
+      cleanUp();
+    }
   }
 
   private fabricRemoved(fabric: Fabric, context: InvokeContext): void {
     this.window.fabricRemoved(fabric.fabricIndex);
     this.emit({ type: "fabric-removed", fabricIndex: fabric.fabricIndex });
     // The response goes out over the removed fabric's session first (spec 11.18.6.12).
+    this.retire((session) => session.kind === "case" && session.fabricIndex === fabric.fabricIndex);
     context.afterResponse(() => {
       this.endFabricSessions(fabric.fabricIndex);
       if (this.running && this.fabrics.committedCount === 0 && !this.window.isOpen) {

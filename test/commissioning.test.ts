@@ -381,8 +381,12 @@ describe("commissioning the device with the tests' own commissioner", { concurre
   });
 
   it("RemoveFabric of the last fabric over its own session: the response arrives, then the session ends and the device is commissionable", async () => {
-    const removed = await admin.invoke(0, OperationalCredentialsCluster, "removeFabric", { fabricIndex: 1 });
+    // A read sent the moment the response arrives, before it is acknowledged (the session is
+    // still alive then): the device serves nothing more on a session it is about to end.
+    let probe: Promise<unknown> | undefined;
+    const removed = await admin.invoke(0, OperationalCredentialsCluster, "removeFabric", { fabricIndex: 1 }, { onResponse: () => (probe = new ImClient(admin.peer, admin.session, 1500).read(0, BasicInformationCluster, "vendorId")) });
     assert.deepEqual(removed.response, { statusCode: 0, fabricIndex: 1 });
+    await assert.rejects(probe!, /no message|never acknowledged/);
     await until(() => dut.device.status().secureSessions.length === 0, "the session to end");
     assert.equal(dut.device.status().commissioningWindow.open, true);
     await expectStatusReport(flow.openCase(), SecureChannelStatus.code.noSharedTrustRoots);

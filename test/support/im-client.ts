@@ -68,7 +68,7 @@ export class ImClient {
   ) {}
 
   /** Invokes a command; `timedMs` sends a TimedRequest first. The response is decoded with matter.js's schema. */
-  async invoke<T = any>(endpoint: number, cluster: ClusterModel, command: string, fields?: unknown, options: { timedMs?: number } = {}): Promise<InvokeOutcome<T>> {
+  async invoke<T = any>(endpoint: number, cluster: ClusterModel, command: string, fields?: unknown, options: { timedMs?: number; onResponse?: () => void } = {}): Promise<InvokeOutcome<T>> {
     const definition = cluster.commands[command];
     if (!definition) throw new Error(`${cluster.name} has no command ${command}`);
     const commandFields = TlvOfModel(definition as never).encodeTlv(fields);
@@ -78,7 +78,7 @@ export class ImClient {
       invokeRequests: [{ commandPath: { endpointId: id(endpoint), clusterId: id(cluster.id), commandId: id(definition.id) }, commandFields }],
       interactionModelRevision: REVISION,
     });
-    const reply = await this.send(ImOpcode.InvokeRequest, payload, options.timedMs);
+    const reply = await this.send(ImOpcode.InvokeRequest, payload, options.timedMs, options.onResponse);
     if (reply.opcode === ImOpcode.StatusResponse) throw new ImStatusError(TlvStatusResponse.decode(reply.payload).status);
     if (reply.opcode !== ImOpcode.InvokeResponse) throw new Error(`expected an InvokeResponse, got opcode 0x${reply.opcode.toString(16)}`);
     const item = TlvInvokeResponse.decode(reply.payload).invokeResponses[0]!;
@@ -170,7 +170,11 @@ export class ImClient {
     return this.peer.request(this.session, IM_PROTOCOL, opcode, payload, this.timeoutMs);
   }
 
-  private async send(opcode: number, payload: Uint8Array, timedMs: number | undefined): Promise<InboundMessage> {
+  /**
+   * `onResponse` runs when the answer arrives, before this side acknowledges it (the standalone
+   * acknowledgement leaves 100 ms later unless something else carries it first).
+   */
+  private async send(opcode: number, payload: Uint8Array, timedMs: number | undefined, onResponse?: () => void): Promise<InboundMessage> {
     const exchange: TestExchange = this.peer.exchange(this.session);
     try {
       if (timedMs !== undefined) {
@@ -181,7 +185,9 @@ export class ImClient {
         if (status !== MatterStatus.Success) throw new ImStatusError(status);
       }
       exchange.send(IM_PROTOCOL, opcode, payload);
-      return await exchange.next(this.timeoutMs);
+      const reply = await exchange.next(this.timeoutMs);
+      onResponse?.();
+      return reply;
     } finally {
       exchange.close();
     }
