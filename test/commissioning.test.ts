@@ -416,6 +416,79 @@ describe("commissioning the device with the tests' own commissioner", { concurre
   });
 });
 
+describe("UpdateNOC and BLE", { concurrency: false }, () => {
+  it("UpdateNOC gives the node a new NOC under the fail-safe: CASE uses it at once, CommissioningComplete keeps it, expiry reverts it", async () => {
+    const dut = await startTestDevice({ identity: testIdentity() });
+    const peer = await TestPeer.open();
+    try {
+      const flow = new CommissioningFlow(peer, dut.endpoint, FABRIC_A);
+      const admin = await flow.run(TEST_PASSCODE, dut.identity.dacPublicKey);
+      const update = async (client: ImClient, nodeId: bigint) => {
+        expectOk(await flow.armFailSafe(2, 1n, client), "ArmFailSafe");
+        const csr = await client.invoke(0, OperationalCredentialsCluster, "csrRequest", { csrNonce: random(32), isForUpdateNoc: true });
+        const elements = (csr.response as { nocsrElements: Uint8Array }).nocsrElements;
+        const key = publicKeyOfCsr(new Uint8Array(elements));
+        assert.equal((await client.invoke(0, OperationalCredentialsCluster, "addTrustedRootCertificate", { rootCaCertificate: flow.authority!.rcac })).status, 0);
+        return { key, noc: await flow.authority!.issueForKey(key, nodeId) };
+      };
+      // AddTrustedRootCertificate in the same fail-safe rules UpdateNOC out.
+      const refused = await update(admin, 0xd00cn);
+      assert.equal((await admin.invoke(0, OperationalCredentialsCluster, "updateNoc", { nocValue: refused.noc, icacValue: flow.authority!.icac })).status, MatterStatus.ConstraintError);
+      expectOk(await flow.armFailSafe(0, 1n, admin), "ArmFailSafe(0)");
+
+      expectOk(await flow.armFailSafe(30, 1n, admin), "ArmFailSafe");
+      const csr = await admin.invoke(0, OperationalCredentialsCluster, "csrRequest", { csrNonce: random(32), isForUpdateNoc: true });
+      const key = publicKeyOfCsr(new Uint8Array((csr.response as { nocsrElements: Uint8Array }).nocsrElements));
+      const updated = await admin.invoke(0, OperationalCredentialsCluster, "updateNoc", { nocValue: await flow.authority!.issueForKey(key, 0xd00cn), icacValue: flow.authority!.icac });
+      assert.deepEqual(updated.response, { statusCode: 0, fabricIndex: 1 });
+      const renamed = new CommissioningFlow(peer, dut.endpoint, { ...FABRIC_A, deviceNodeId: 0xd00cn });
+      Object.assign(renamed, { authority: flow.authority, controller: flow.controller });
+      const client = await renamed.openCase();
+      expectOk(await renamed.commissioningComplete(client), "CommissioningComplete after UpdateNOC");
+      assert.equal(dut.device.status().fabrics[0]!.nodeId, "0x000000000000D00C");
+      await expectStatusReport(flow.openCase(), SecureChannelStatus.code.noSharedTrustRoots);
+
+      // Again, but the fail-safe expires: the node id goes back to 0xD00C.
+      expectOk(await flow.armFailSafe(2, 1n, client), "ArmFailSafe");
+      const csr2 = await client.invoke(0, OperationalCredentialsCluster, "csrRequest", { csrNonce: random(32), isForUpdateNoc: true });
+      const key2 = publicKeyOfCsr(new Uint8Array((csr2.response as { nocsrElements: Uint8Array }).nocsrElements));
+      expectOk(await client.invoke(0, OperationalCredentialsCluster, "updateNoc", { nocValue: await flow.authority!.issueForKey(key2, 0xd00dn), icacValue: flow.authority!.icac }), "UpdateNOC");
+      await until(() => dut.events.some((event) => event.type === "fail-safe-expired" && event.reason === "timeout"), "the fail-safe to expire", 6000);
+      assert.equal(dut.device.status().fabrics[0]!.nodeId, "0x000000000000D00C");
+      const again = await renamed.openCase();
+      assert.equal((await again.read(0, OperationalCredentialsCluster, "currentFabricIndex")).value, 1);
+    } finally {
+      peer.close();
+      dut.stop();
+    }
+  });
+
+  it("advertises over BLE while the window is open, and stops once commissioned", async () => {
+    const { SimulatedBleCentral } = await import("../hosts/sim/platform/ble-link");
+    const { decodeBleServiceData } = await import("../src/discovery/ble-advertisement");
+    const dut = await startTestDevice({ identity: testIdentity(), ble: true });
+    const peer = await TestPeer.open();
+    try {
+      const blePort = await dut.node.ble!.ready;
+      const data = await SimulatedBleCentral.scan(blePort);
+      assert.ok(data, "advertising");
+      assert.deepEqual(decodeBleServiceData(data), { opcode: 0, discriminator: 3840, version: 0, vendorId: 0xfff1, productId: 0x8000, additionalData: true });
+      await new CommissioningFlow(peer, dut.endpoint, FABRIC_A).run(TEST_PASSCODE, dut.identity.dacPublicKey);
+      assert.equal(await SimulatedBleCentral.scan(blePort), undefined, "no advertisement once commissioned");
+      const onboarding = dut.device.control({ op: "onboarding" }) as { qrCode: string; manualCode: string; passcode: number };
+      assert.equal(onboarding.passcode, TEST_PASSCODE);
+      assert.match(onboarding.qrCode, /^MT:/);
+      const { decodeQrPayload } = await import("../src/discovery/onboarding");
+      const payload = decodeQrPayload(onboarding.qrCode);
+      assert.equal(payload.rendezvousInformation, 0b110, "BLE and on-network");
+      assert.equal(payload.discriminator, 3840);
+    } finally {
+      peer.close();
+      dut.stop();
+    }
+  });
+});
+
 describe("fail-safe expiry", { concurrency: false }, () => {
   it("reverts AddNOC: the fabric is gone, CASE to it fails with NoSharedTrustRoots, PASE ends and the window takes commissioners again", async () => {
     const dut = await startTestDevice({ identity: testIdentity() });

@@ -111,6 +111,8 @@ export interface TestDeviceOptions {
   deviceOptions?: Partial<DeviceOptions>;
   /** Print the device's log as it goes (debugging). */
   echoLog?: boolean;
+  /** Give the platform the simulated BLE peripheral (loopback TCP). */
+  ble?: boolean;
 }
 
 export async function startTestDevice(options: TestDeviceOptions = {}): Promise<DeviceUnderTest> {
@@ -120,7 +122,7 @@ export async function startTestDevice(options: TestDeviceOptions = {}): Promise<
     logs.push({ level, message });
     if (options.echoLog) process.stderr.write(`[device ${level}] ${message}\n`);
   };
-  const node = new NodePlatform({ ...(options.directory ? { directory: options.directory } : {}), log: record });
+  const node = new NodePlatform({ ...(options.directory ? { directory: options.directory } : {}), ...(options.ble ? { ble: {} } : {}), log: record });
   const factory = node.flash.open("factory")!;
   if (factory.read(0, 4).every((byte) => byte === 0xff)) factory.write(0, identity.image);
   const network = withoutMulticast(node.network);
@@ -132,6 +134,7 @@ export async function startTestDevice(options: TestDeviceOptions = {}): Promise<
     network,
     log: record,
     reboot: () => node.reboot(),
+    ...(node.ble ? { ble: node.ble } : {}),
   };
   const events: DeviceEvent[] = [];
   const device = startDevice(platform, {
