@@ -169,9 +169,17 @@ class DeviceHandle implements Device {
     // With port 0, keep the port the system picked, so that a factory reset does not move the node.
     if (this.port === 0) this.port = this.runtime.port;
     this.runtime.stop("factory-reset");
-    this.store.eraseAll((key) => key === ROTATING_ID_COUNTER_KEY);
-    this.options.onEvent?.({ type: "factory-reset" });
+    let failure: unknown;
+    try {
+      this.store.eraseAll((key) => key === ROTATING_ID_COUNTER_KEY);
+      this.options.onEvent?.({ type: "factory-reset" });
+    } catch (error) {
+      // The erase is one atomic commit: storage holds the old state, which the new runtime serves.
+      failure = error;
+      this.options.log("error", `factory reset failed: ${(error as Error).message}`);
+    }
     this.runtime = new DeviceRuntime(this.platform, { ...this.options, port: this.port }, this.factory, this.store);
+    if (failure !== undefined) throw failure;
   }
 
   control(request: unknown): unknown {
@@ -794,6 +802,7 @@ class DeviceRuntime {
     );
     this.accessControl.adoptAdministrator(fabric.fabricIndex, subject);
     this.emit(fabricAdded(fabric, false));
+    // A device given its fabric this way is commissioned: the boot window has no purpose left.
     if (this.window.isOpen && this.window.kind === "basic" && this.window.listening) this.window.close("commissioned");
     return { fabricIndex: fabric.fabricIndex };
   }
