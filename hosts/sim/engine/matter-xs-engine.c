@@ -12,6 +12,8 @@
  *   ?<bytes>    call globalThis.handleCommand(ArrayBuffer)   (same replies)
  *   h           report the heap, run nothing         -> .<meter JSON>\1
  *   p / P       reset the heap peaks to the current figures (P collects garbage first)
+ *   G<bytes>    measure from the live heap: collect garbage, give up the free chunk space,
+ *               and from now on let XS take at most <bytes> more (decimal) -> .<meter JSON>\1
  *   R           ready check                          -> .
  *   q           quit
  * While e or ? runs, issueCommand(ArrayBuffer) sends ?<bytes> to the host and blocks until the
@@ -161,6 +163,24 @@ static void resetPeaks(xsMachine* the, int collect)
 {
 	if (collect)
 		xsCollectGarbage();
+	the->peakHeapCount = the->currentHeapCount;
+	the->peakChunksSize = the->currentChunksSize;
+}
+
+/* Makes the live heap the whole heap, as far as chunks go, and caps what may be added: after a
+ * full collection (which compacts the chunks to the start of their block) every block ends where
+ * its data ends, and the allocation limit becomes what XS holds now plus `growth`. The space given
+ * up stays mapped, but XS reaches it again only by growing, which the limit meters, so an
+ * operation started now succeeds only if its own need fits in `growth` (plus the free slots, which
+ * the collector keeps and the host accounts for). */
+static void limitGrowth(xsMachine* the, size_t growth)
+{
+	xsCollectGarbage();
+	for (txBlock* block = the->firstBlock; block; block = block->nextBlock) {
+		the->maximumChunksSize -= (txSize)(block->limit - block->current);
+		block->limit = block->current;
+	}
+	the->allocationLimit = the->allocatedSpace + growth;
 	the->peakHeapCount = the->currentHeapCount;
 	the->peakChunksSize = the->currentChunksSize;
 }
@@ -461,6 +481,21 @@ static void serve(xsMachine* machine)
 			xsEndHost(machine);
 			writeOkay(machine, 0, NULL, 0);
 			break;
+		case 'G': {
+			char* end;
+			errno = 0;
+			unsigned long long growth = strtoull(body + 1, &end, 10);
+			if (length < 2 || body[1] < '0' || body[1] > '9' || errno || *end || growth > (unsigned long long)SIZE_MAX / 2) {
+				const char* message = "G needs a decimal byte count";
+				writeFrame(gEngine.toHost, "!", 1, message, strlen(message));
+				break;
+			}
+			xsBeginHost(machine);
+			limitGrowth(the, (size_t)growth);
+			xsEndHost(machine);
+			writeOkay(machine, 0, NULL, 0);
+			break;
+		}
 		case 'R':
 			writeFrame(gEngine.toHost, ".", 1, NULL, 0);
 			break;

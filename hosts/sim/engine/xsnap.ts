@@ -6,8 +6,9 @@
 // While either runs, the firmware may call issueCommand(ArrayBuffer): that arrives here as
 // `?<bytes>` and must be answered with `/<reply>` before the engine continues. The engine ends
 // a delivery with `.<meter JSON>\x01<result>` or `!<error text>`. Our engine also answers `h`
-// (report the heap) and `p`/`P` (reset the heap peaks, P after a full collection) without running
-// any JavaScript, so asking does not disturb the figures.
+// (report the heap), `p`/`P` (reset the heap peaks, P after a full collection) and `G` (cap the
+// heap's growth from its live size) without running any JavaScript, so asking does not disturb
+// the figures.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { ensureXsEngine } from "./build";
@@ -51,6 +52,8 @@ export interface HeapStats {
   /** Capacity the heap has grown to, in slots and chunk bytes. */
   reservedSlots: number;
   reservedChunks: number;
+  /** Bytes XS has taken from the system for slots, chunks and its stack (the meter's allocate). */
+  allocated: number;
 }
 
 export interface DeliveryResult {
@@ -136,6 +139,7 @@ export function heapStatsOf(meter: MeterUsage): HeapStats {
     peakBytes: meter.peakHeapCount * meter.slotSize + meter.peakChunksSize,
     reservedSlots: meter.maximumHeapCount,
     reservedChunks: meter.maximumChunksSize,
+    allocated: meter.allocate,
   };
 }
 
@@ -229,6 +233,18 @@ export class XsWorker {
     return heapStatsOf(meter);
   }
 
+  /**
+   * Starts a measurement of what the heap needs from here: after a full collection the free chunk
+   * space is given up, and XS may then take at most `bytes` more from the system (for new slots
+   * and chunks) before it aborts with "not enough memory". The free slots the collection left
+   * stay usable; the returned figures show how many (reservedSlots - slots).
+   */
+  async limitHeapGrowth(bytes: number): Promise<HeapStats> {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`limitHeapGrowth needs a whole number of bytes, not ${bytes}`);
+    const { meter } = await this.serialize(() => this.deliver("G", encoder.encode(String(bytes))));
+    return heapStatsOf(meter);
+  }
+
   /** Stops the engine. */
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -249,7 +265,7 @@ export class XsWorker {
     return next;
   }
 
-  private async deliver(prefix: "e" | "?" | "h" | "p" | "P", payload: Uint8Array): Promise<DeliveryResult> {
+  private async deliver(prefix: "e" | "?" | "h" | "p" | "P" | "G", payload: Uint8Array): Promise<DeliveryResult> {
     this.writeFrame(prefix, payload);
     for (;;) {
       const frame = await this.nextFrame();
