@@ -16,6 +16,8 @@
 // probe ties (RFC 6762 8.2) and renames the commissionable instance and the host on conflict;
 // announces three times (1 s, then 2 s apart); sends goodbyes (TTL 0) on withdraw and close;
 // delays shared answers 20-120 ms and aggregates them; multicasts a record at most once a second.
+// It is also the querier for the device's own lookups (resolver.ts): queries go out on its
+// sockets and responses from port 5353 are handed to the listeners.
 import type { Random } from "../crypto";
 import type { AddressFamily, Clock, LogLevel, Network, TimerHandle, UdpEndpoint, UdpSocket } from "../platform";
 import {
@@ -33,6 +35,7 @@ import {
   type DnsQuestion,
   type DnsRecord,
 } from "./dns";
+import type { MdnsQuerier } from "./resolver";
 
 export const MDNS_PORT = 5353;
 export const MDNS_IPV4_GROUP = "224.0.0.251";
@@ -186,7 +189,7 @@ function withTtl(record: DnsRecord, ttl: number): DnsRecord {
   return { ...record, ttl };
 }
 
-export class MdnsResponder {
+export class MdnsResponder implements MdnsQuerier {
   private readonly network: Network;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -198,6 +201,7 @@ export class MdnsResponder {
   private readonly lastMulticast = new Map<string, number>();
   private readonly pending = new Map<AddressFamily, PendingMulticast>();
   private readonly conflictTimes: number[] = [];
+  private readonly responseListeners = new Set<(message: DnsMessage, from: UdpEndpoint) => void>();
   private hostLabel: string;
   private commissionableLabel: string;
   /** Host records last announced, so that vanished addresses get a goodbye. */
@@ -318,6 +322,18 @@ export class MdnsResponder {
     this.multicastNow(current, []);
   }
 
+  /** Multicasts a query (encoded by the caller) on every family served. */
+  sendQuery(packet: Uint8Array): void {
+    if (this.closed) throw new Error("mDNS responder is closed");
+    this.sendToGroups(packet);
+  }
+
+  /** Hands every response received from the mDNS port to `listener`; returns what removes it. */
+  onResponse(listener: (message: DnsMessage, from: UdpEndpoint) => void): () => void {
+    this.responseListeners.add(listener);
+    return () => void this.responseListeners.delete(listener);
+  }
+
   /** Goodbyes for everything announced, then the sockets close. */
   close(): void {
     if (this.closed) return;
@@ -329,6 +345,7 @@ export class MdnsResponder {
     if (goodbyes.length > 0) goodbyes.push(...this.announcedHostRecords);
     this.sendGoodbyes(this.withoutDuplicates(goodbyes));
     this.registrations.clear();
+    this.responseListeners.clear();
     for (const pending of this.pending.values()) this.clock.clearTimer(pending.timer);
     this.pending.clear();
     this.closed = true;
@@ -548,8 +565,13 @@ export class MdnsResponder {
     }
     if (message.opcode !== 0) return;
     try {
-      if (message.isResponse) this.checkResponseForConflicts(message);
-      else this.answer(message, from, family);
+      if (message.isResponse) {
+        this.checkResponseForConflicts(message);
+        // RFC 6762 6: responses not sent from the mDNS port are not mDNS answers.
+        if (from.port === this.port) for (const listener of [...this.responseListeners]) listener(message, from);
+      } else {
+        this.answer(message, from, family);
+      }
     } catch (error) {
       this.log("error", `mDNS: failed on a packet from ${from.address}: ${(error as Error).message}`);
     }
