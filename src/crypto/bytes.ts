@@ -1,6 +1,8 @@
-// Byte handling shared by the crypto modules. Not part of the facade: the codec layer has its own
-// byte utilities; these keep crypto free of dependencies on other layers.
+// Byte handling shared by the crypto modules (argument checks, wiping, big-endian integers). Not
+// part of the facade; general byte helpers come from the codec layer below.
 import { CryptoError } from "./errors";
+
+export { concatBytes } from "../codec/bytes";
 
 /** Throws CryptoError unless `value` is a Uint8Array (of exactly `length` bytes when given). */
 export function requireBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
@@ -15,18 +17,6 @@ export function requireInteger(value: unknown, name: string, min: number, max: n
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new CryptoError(`${name} must be an integer in ${min}..${max}, got ${String(value)}`);
   }
-}
-
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /**
