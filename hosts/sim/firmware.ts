@@ -3,6 +3,7 @@
 // request; every later control request goes to the device's own control hook.
 import { installXsBridge } from "./bridge/xs-platform";
 import { startDevice, type Device } from "../../src/device";
+import { warmUpCurve } from "../../src/crypto";
 
 // Baked into each image by the bundler, so that an OTA update really changes the version.
 declare const MATTER_XS_SOFTWARE_VERSION: number;
@@ -22,6 +23,11 @@ function installFirmware(): void {
         onEvent: (event) => platform.notify({ event }),
       });
       return device.status();
+    }
+    // Builds the P-256 base-point tables now: the idle device that memory figures start from.
+    if (request.op === "warm-up-curve") {
+      warmUpCurve();
+      return {};
     }
     if (!device) throw new Error("the device has not booted");
     if (request.op === "shutdown") {

@@ -1,22 +1,36 @@
 // The simulated device: the firmware on the XS engine (or in-process on Node for fast tests),
 // with Node providing UDP, flash and storage files under a state directory, and the clock.
 //
+// On the XS engine the firmware runs from a boot slot, as on a device: the slots hold application
+// images (app-image.ts: a header with length, version and SHA-256, then the firmware bundle), the
+// boot record (platform/boot.ts) picks the slot, and every start — the first, a power cut's
+// restart, or the reboot the firmware asks for after an OTA update — evaluates the image found in
+// that slot in a fresh XS machine. The firmware built from source is "flashed" into ota_0 the way
+// a cable would (boot record reset to ota_0) when the state has never been flashed or the build
+// differs from the last one flashed; an OTA update's payload is such an image, written to the
+// other slot by the firmware itself. An image that cannot start (damaged, throws while loading,
+// fails to boot the device, or takes longer than bootTimeoutMs) while on trial makes the simulator
+// reset, as a watchdog would, and the boot record then rolls back to the previous slot. The Node
+// engine runs the firmware from source in-process and does not boot from slots.
+//
 // State directory layout:
-//   storage/    the key-value store (one file per key, replaced atomically)
-//   flash/      partitions: factory.bin (the identity), ota_0.bin, ota_1.bin
-//   boot.json   the A/B boot record
-//   identity/   what `matter-xs mfg` wrote when the simulator provisioned itself (PAA, PAI, CD
-//               signing certificate, keys): a controller under test trusts paa.pem and
-//               cd-signing-cert.pem
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+//   storage/     the key-value store (one file per key, replaced atomically)
+//   flash/       partitions: factory.bin (the identity), ota_0.bin, ota_1.bin (application images)
+//   boot.json    the A/B boot record
+//   flashed.json which build was last flashed into ota_0 (SHA-256 and version of its firmware)
+//   identity/    what `matter-xs mfg` wrote when the simulator provisioned itself (PAA, PAI, CD
+//                signing certificate, keys): a controller under test trusts paa.pem and
+//                cd-signing-cert.pem
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DeviceEvent, DeviceOptions, DeviceStatus } from "../../src/device";
+import type { DeviceEvent, DeviceOptions, DeviceStatus, OtaTuning } from "../../src/device";
 import { startDevice, type Device } from "../../src/device";
 import { decodeFactoryImage, type FactoryData, FACTORY_PARTITION_SIZE } from "../../src/factory/partition";
 import { CommissioningFlow, Rendezvous, encodeManualCode, encodeQrPayload } from "../../src/discovery/onboarding";
 import type { LogLevel } from "../../src/platform";
+import { encodeSimulatorApp, readSimulatorApp, type SimulatorApp } from "./app-image";
 import { XsHost } from "./bridge/host";
 import { bundleForXs } from "./engine/bundle";
 import type { HeapStats, XsCreation } from "./engine/xsnap";
@@ -43,12 +57,32 @@ export interface SimulatorOptions {
   reset?: boolean;
   /** XS heap sizes (for memory budgets). */
   xsCreation?: XsCreation;
-  /** The firmware's own software version, baked into the XS image. */
+  /** The version of the firmware built from source (baked into the image flashed into ota_0). */
   softwareVersion?: number;
   softwareVersionString?: string;
+  /** OTA Requestor tuning for the firmware (tests shorten its timeouts). */
+  ota?: OtaTuning;
+  /** How long an image may take to load and boot the device before it counts as failed. Default 60 s. */
+  bootTimeoutMs?: number;
   log?: (level: LogLevel, message: string) => void;
   onEvent?: (event: DeviceEvent) => void;
+  /** Every start from a slot (XS engine): which slot and image run. */
+  onBoot?: (boot: SimulatorBoot) => void;
 }
+
+/** One start of the XS engine from a boot slot. */
+export interface SimulatorBoot {
+  slot: string;
+  /** A freshly applied image that has not confirmed itself yet. */
+  trial: boolean;
+  softwareVersion: number;
+  softwareVersionString: string;
+  /** SHA-256 of the firmware, hex. */
+  sha256: string;
+}
+
+/** The slot the simulator flashes the firmware built from source into (the bootloader's first slot). */
+export const FACTORY_SLOT = "ota_0";
 
 /** How a person or a controller finds and commissions this device. */
 export interface SimulatorIdentity {
@@ -73,6 +107,8 @@ export class Simulator {
   private host: XsHost | undefined;
   private device: Device | undefined;
   private running = false;
+  /** The image running now (XS engine). */
+  private app: SimulatorBoot | undefined;
 
   private constructor(
     private readonly options: SimulatorOptions,
@@ -85,6 +121,7 @@ export class Simulator {
   static async create(options: SimulatorOptions): Promise<Simulator> {
     mkdirSync(options.stateDir, { recursive: true });
     const factory = await prepareFactoryPartition(options);
+    if ((options.engine ?? "xs") === "xs") await flashFirmwareFromSource(options);
     return new Simulator(options, identityOf(factory, options.stateDir));
   }
 
@@ -95,21 +132,15 @@ export class Simulator {
   /** Boots the firmware; resolves once the device is running. */
   async start(): Promise<DeviceStatus> {
     if (this.running) throw new Error("the simulator is already running");
-    const platform = new NodePlatform({
-      directory: this.options.stateDir,
-      boot: true,
-      ...(this.options.interfaceName ? { network: { interfaceNames: [this.options.interfaceName] } } : {}),
-      log: (level, message) => this.log(level, message),
-      onReboot: () => void this.reboot(),
-    });
-    this.platform = platform;
     const deviceOptions: Omit<DeviceOptions, "softwareVersion" | "softwareVersionString" | "log" | "onEvent"> = {
       port: this.options.port ?? 5540,
       ...(this.options.interfaceName ? { mdnsInterface: this.options.interfaceName } : {}),
       networkFeature: "ethernet",
+      ...(this.options.ota ? { ota: this.options.ota } : {}),
     };
     let status: DeviceStatus;
     if (this.engine === "node") {
+      const platform = this.powerOn();
       this.device = startDevice(platform, {
         ...deviceOptions,
         softwareVersion: this.options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION,
@@ -119,19 +150,7 @@ export class Simulator {
       });
       status = this.device.status();
     } else {
-      const host = new XsHost({
-        platform,
-        log: (level, message) => this.log(level, message),
-        onNotify: (message: { event?: DeviceEvent }) => {
-          if (message.event) this.options.onEvent?.(message.event);
-        },
-        onReboot: () => void this.reboot(),
-        onFirmwareError: (error) => this.log("error", `firmware exception: ${error.message}`),
-        engine: { ...(this.options.xsCreation ? { creation: this.options.xsCreation } : {}) },
-      });
-      this.host = host;
-      await host.evaluate(await this.firmwareImage());
-      status = await host.control<DeviceStatus>({ op: "boot", options: deviceOptions });
+      status = await this.bootFromSlot(deviceOptions);
     }
     if (this.options.reset) {
       this.options.reset = false;
@@ -139,6 +158,66 @@ export class Simulator {
     }
     this.running = true;
     return status;
+  }
+
+  /** The image running now (XS engine), as the last boot found it. */
+  get runningImage(): SimulatorBoot | undefined {
+    return this.app;
+  }
+
+  /** A fresh platform: opening the boot record is the bootloader's choice of slot (and its rollback). */
+  private powerOn(): NodePlatform {
+    const platform = new NodePlatform({
+      directory: this.options.stateDir,
+      boot: true,
+      ...(this.options.interfaceName ? { network: { interfaceNames: [this.options.interfaceName] } } : {}),
+      log: (level, message) => this.log(level, message),
+      onReboot: () => this.rebootSoon(),
+    });
+    this.platform = platform;
+    return platform;
+  }
+
+  /**
+   * Loads the active slot's image into a new XS machine and boots the device. An image on trial
+   * that fails to start resets the simulator (the boot record then rolls back) and the previous
+   * image boots instead; an image that is not on trial and fails is an error for the caller.
+   */
+  private async bootFromSlot(deviceOptions: Omit<DeviceOptions, "softwareVersion" | "softwareVersionString" | "log" | "onEvent">): Promise<DeviceStatus> {
+    for (let resets = 0; ; resets++) {
+      const platform = this.powerOn();
+      const boot = platform.boot!;
+      const slot = boot.runningSlot();
+      const trial = boot.pendingConfirmation();
+      try {
+        const partition = platform.flash.open(slot);
+        if (!partition) throw new Error(`the simulator has no ${slot} partition`);
+        const app = readSimulatorApp(partition);
+        this.app = { slot, trial, softwareVersion: app.softwareVersion, softwareVersionString: app.softwareVersionString, sha256: app.sha256 };
+        this.log("info", `boot: ${slot} holds ${app.softwareVersionString} (version ${app.softwareVersion}, ${app.length} bytes)${trial ? ", on trial" : ""}`);
+        this.options.onBoot?.(this.app);
+        const host = new XsHost({
+          platform,
+          log: (level, message) => this.log(level, message),
+          onNotify: (message: { event?: DeviceEvent }) => {
+            if (message.event) this.options.onEvent?.(message.event);
+          },
+          onReboot: () => this.rebootSoon(),
+          onFirmwareError: (error) => this.log("error", `firmware exception: ${error.message}`),
+          engine: { ...(this.options.xsCreation ? { creation: this.options.xsCreation } : {}) },
+        });
+        this.host = host;
+        const timeoutMs = this.options.bootTimeoutMs ?? 60_000;
+        await withTimeout(host.evaluate(app.script), timeoutMs, `loading the image in ${slot}`);
+        return await withTimeout(host.control<DeviceStatus>({ op: "boot", options: deviceOptions }), timeoutMs, `booting the device from ${slot}`);
+      } catch (error) {
+        const reason = (error as Error).message;
+        await this.powerCut();
+        this.app = undefined;
+        if (!trial || resets > 0) throw new Error(`the image in ${slot} does not start: ${reason}`);
+        this.log("error", `boot: the image in ${slot} failed to start (${reason}); resetting, and the boot record rolls it back`);
+      }
+    }
   }
 
   /** Sends a control request to the device (status, factory reset, test hooks). */
@@ -160,6 +239,17 @@ export class Simulator {
 
   async resetHeapPeaks(): Promise<HeapStats | undefined> {
     return this.host?.worker.resetHeapPeaks({ gc: true });
+  }
+
+  /** From the live heap on, XS may take at most `bytes` more (XsWorker.limitHeapGrowth). */
+  async limitHeapGrowth(bytes: number): Promise<HeapStats | undefined> {
+    return this.host?.worker.limitHeapGrowth(bytes);
+  }
+
+  /** Evaluates a script in the running XS engine beside the firmware (heap measurements). */
+  async evaluate(source: string): Promise<void> {
+    if (!this.host) throw new Error("evaluate needs the simulator running on the XS engine");
+    await this.host.evaluate(source);
   }
 
   /** Shuts the firmware down cleanly (goodbye records, sockets closed, state saved). */
@@ -195,17 +285,16 @@ export class Simulator {
     return this.start();
   }
 
+  /** The firmware asked for a restart: done once its call has returned, as a hardware reset would be. */
+  private rebootSoon(): void {
+    setImmediate(() => {
+      this.reboot().catch((error: Error) => this.log("error", `reboot failed: ${error.message}`));
+    });
+  }
+
   private log(level: LogLevel, message: string): void {
     if (this.options.log) this.options.log(level, message);
     else if (level !== "debug") process.stderr.write(`[${level}] ${message}\n`);
-  }
-
-  /** The script XS runs: the firmware built from source with this simulator's version. */
-  private async firmwareImage(): Promise<string> {
-    return buildFirmwareImage({
-      softwareVersion: this.options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION,
-      softwareVersionString: this.options.softwareVersionString ?? DEFAULT_SOFTWARE_VERSION_STRING,
-    });
   }
 }
 
@@ -220,6 +309,69 @@ export async function buildFirmwareImage(version: { softwareVersion: number; sof
       MATTER_XS_SOFTWARE_VERSION_STRING: JSON.stringify(version.softwareVersionString),
     },
   });
+}
+
+/**
+ * The firmware built from source as an application image (app-image.ts): what the simulator
+ * flashes into ota_0, and what an OTA image for the simulator carries as its payload.
+ */
+export async function buildFirmwareApp(version: { softwareVersion: number; softwareVersionString: string }, minify = false): Promise<Uint8Array> {
+  return encodeSimulatorApp({ ...version, script: await buildFirmwareImage(version, minify) });
+}
+
+/** What flashed.json records. */
+interface FlashedBuild {
+  sha256: string;
+  softwareVersion: number;
+  softwareVersionString: string;
+}
+
+/**
+ * Flashes the firmware built from source into ota_0 and resets the boot record to it, as a cable
+ * would — unless this very build was the last one flashed, so that a restarted simulator keeps
+ * running whatever OTA updates installed since.
+ */
+async function flashFirmwareFromSource(options: SimulatorOptions): Promise<void> {
+  const version = {
+    softwareVersion: options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION,
+    softwareVersionString: options.softwareVersionString ?? DEFAULT_SOFTWARE_VERSION_STRING,
+  };
+  const image = await buildFirmwareApp(version);
+  const built: SimulatorApp = readSimulatorApp(image);
+  const recordPath = join(options.stateDir, "flashed.json");
+  let last: FlashedBuild | undefined;
+  try {
+    last = JSON.parse(readFileSync(recordPath, "utf8")) as FlashedBuild;
+  } catch {
+    last = undefined;
+  }
+  if (last?.sha256 === built.sha256) return;
+  const platform = new NodePlatform({ directory: options.stateDir, log: () => {} });
+  try {
+    const slot = platform.flash.open(FACTORY_SLOT);
+    if (!slot) throw new Error(`the simulator has no ${FACTORY_SLOT} partition`);
+    if (image.length > slot.size) throw new Error(`the firmware image of ${image.length} bytes exceeds the ${slot.size}-byte ${FACTORY_SLOT}`);
+    slot.erase(0, slot.size);
+    slot.write(0, image);
+  } finally {
+    platform.close();
+  }
+  rmSync(join(options.stateDir, "boot.json"), { force: true });
+  const record: FlashedBuild = { sha256: built.sha256, ...version };
+  writeFileSync(recordPath, JSON.stringify(record) + "\n");
+  (options.log ?? ((_level: LogLevel, message: string) => process.stderr.write(`${message}\n`)))(
+    "info",
+    `flashed the firmware built from source (${version.softwareVersionString}, version ${version.softwareVersion}) into ${FACTORY_SLOT}`,
+  );
+}
+
+/** `work`, or a rejection once `ms` have passed. */
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Makes sure the state's factory partition holds an identity; returns it decoded. */

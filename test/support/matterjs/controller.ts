@@ -26,11 +26,17 @@ export interface MatterJsControllerOptions extends AttestationTrust {
   interface?: string;
   /** Fabric label it gives the devices it commissions. */
   label?: string;
+  /** Also serve as an OTA Provider (matter.js's, endpoint 1): see otaStore and MatterJsPeer.otaForceUpdate. */
+  otaProvider?: boolean;
 }
 
-export type CommissionTarget =
+export type CommissionTarget = (
   | { address: string; port: number; passcode: number; timeoutMs?: number }
-  | { discriminator: number; passcode: number; timeoutMs?: number };
+  | { discriminator: number; passcode: number; timeoutMs?: number }
+) & {
+  /** Let matter.js subscribe to everything on the node, as its OTA provider requires. */
+  subscribe?: boolean;
+};
 
 export interface SessionInfo {
   id: number;
@@ -76,7 +82,7 @@ export class MatterJsController {
     const channel = await spawnMatterJsChild(namespace, "controller-main", { storagePath, networkInterface: options.interface ?? "lo", label });
     const controller = new MatterJsController(channel, storagePath);
     try {
-      await channel.request("start", { label, paaCerts: options.paaCerts, cdSigningCerts: options.cdSigningCerts }, 60_000);
+      await channel.request("start", { label, paaCerts: options.paaCerts, cdSigningCerts: options.cdSigningCerts, otaProvider: options.otaProvider === true }, 60_000);
     } catch (error) {
       await controller.stop();
       throw error;
@@ -104,8 +110,19 @@ export class MatterJsController {
     return this.#channel.log;
   }
 
-  async stop(): Promise<void> {
-    await this.#channel.terminate(undefined, 10_000);
+  /** Stores an OTA file as a local image its provider may offer (matter.js reads and checks its header). */
+  otaStore(path: string): Promise<{ vendorId: number; productId: number; softwareVersion: number; softwareVersionString: string }> {
+    return this.#channel.request("otaStore", { path }, 60_000);
+  }
+
+  /** The first event (past or future) that `matches`: ota-query-image, ota-notify-update-applied, ... */
+  waitForEvent(matches: (event: { event: string; [field: string]: unknown }) => boolean, timeoutMs: number, what?: string) {
+    return this.#channel.waitForEvent(matches, timeoutMs, what);
+  }
+
+  /** Shuts the controller down cleanly, or with `kill` at once (SIGKILL: nothing pending is awaited). */
+  async stop(options: { kill?: boolean } = {}): Promise<void> {
+    await this.#channel.terminate(options.kill ? "SIGKILL" : undefined, 10_000);
     rmSync(this.#storagePath, { recursive: true, force: true });
   }
 }
@@ -178,6 +195,11 @@ export class MatterJsPeer {
    */
   openCommissioningWindow(options: { timeoutSeconds?: number; discriminator?: number } = {}): Promise<CommissioningWindow> {
     return this.#channel.request("openCommissioningWindow", { peer: this.id, ...options }, 60_000);
+  }
+
+  /** matter.js's SoftwareUpdateManager.forceUpdate: consent for the version, then AnnounceOTAProvider to the node. */
+  otaForceUpdate(vendorId: number, productId: number, softwareVersion: number): Promise<void> {
+    return this.#channel.request("otaForceUpdate", { peer: this.id, vendorId, productId, softwareVersion }, 60_000);
   }
 
   /** RemoveFabric for `fabricIndex` (by default the fabric this controller reaches the node through). */
