@@ -437,7 +437,9 @@ export class DataModel {
 
   /** Milliseconds since the node was made (the System Timestamp of events, UpTime). */
   uptimeMs(): number {
-    return this.clock.now() - this.bootMs;
+    // Whole milliseconds: event timestamps and TimeSnapshot carry them as integers (BigInt refuses
+    // a fraction), and host clocks such as performance.now() have finer resolution.
+    return Math.floor(this.clock.now() - this.bootMs);
   }
 
   addEndpoint(spec: EndpointSpec): Endpoint {
