@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
 import { XsHost } from "../bridge/host";
 import { bundleForXs } from "../engine/bundle";
 import { XsWorker, type HeapStats } from "../engine/xsnap";
@@ -31,6 +32,8 @@ export interface BundleSizes {
   /** src/ alone, from src/device's `start` (what an ESP32 image runs), minified. */
   sourceOnly: number;
   sourceOnlyGzip: number;
+  /** Minified bytes of the src/-only bundle by origin (src/<folder>, @noble/<package>), largest first. */
+  sourceOnlyParts: [string, number][];
 }
 
 export async function bundleSizes(): Promise<BundleSizes> {
@@ -42,7 +45,34 @@ export async function bundleSizes(): Promise<BundleSizes> {
     firmwareGzip: gzipSync(bytes(firmware), { level: 9 }).length,
     sourceOnly: bytes(sourceOnly).length,
     sourceOnlyGzip: gzipSync(bytes(sourceOnly), { level: 9 }).length,
+    sourceOnlyParts: await sourceOnlyParts(),
   };
+}
+
+/** Where the src/-only bundle's bytes come from: esbuild's metafile of the same build. */
+async function sourceOnlyParts(): Promise<[string, number][]> {
+  const result = await build({
+    stdin: { contents: `import { start } from "./device";\nglobalThis.start = start;\n`, resolveDir: join(root, "src"), loader: "ts", sourcefile: "entry.ts" },
+    bundle: true,
+    write: false,
+    format: "iife",
+    target: "es2020",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    conditions: ["import", "default"],
+    minify: true,
+    legalComments: "none",
+    logLevel: "silent",
+    metafile: true,
+  });
+  const parts = new Map<string, number>();
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const origin = /node_modules\/(@noble\/[^/]+)\//.exec(input)?.[1] ?? /^src\/([^/]+)\//.exec(input)?.[1]?.replace(/^/, "src/") ?? (input.startsWith("src/") ? "src/*.ts" : "other");
+      parts.set(origin, (parts.get(origin) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...parts].sort((a, b) => b[1] - a[1]);
 }
 
 /** Live heap (after a collection) of the simulator's firmware evaluated but not started. */

@@ -69,9 +69,34 @@ export async function runBenchmarkAsync(operation: BenchOperation, budgetScale =
 }
 
 /**
+ * Two rows timed against each other: both prepared and run once untimed, then single runs
+ * alternating a, b, a, b, ... `pairs` times. Returns each run's milliseconds; comparing medians
+ * cancels drift in the machine's load and the odd garbage collection that a mean would charge
+ * to whichever row happened to trigger it.
+ */
+export async function runPaired(a: BenchOperation, b: BenchOperation, pairs: number): Promise<{ a: number[]; b: number[] }> {
+  const now = clock();
+  const workA = a.prepare();
+  await workA(0);
+  const workB = b.prepare();
+  await workB(0);
+  const times = { a: [] as number[], b: [] as number[] };
+  for (let run = 1; run <= pairs; run++) {
+    let start = now();
+    await workA(run);
+    times.a.push(now() - start);
+    start = now();
+    await workB(run);
+    times.b.push(now() - start);
+  }
+  return times;
+}
+
+/**
  * Inside XS: exposes the table to the host. benchNames() and benchRun(index, budgetScale) return
  * JSON in an ArrayBuffer (what the engine hands back from an evaluation); benchPrepare(index)
- * then benchOnce() run a row a single time, so the host can read the heap peak of one run.
+ * then benchOnce() run a row a single time, so the host can read the heap of one run;
+ * benchPaired(a, b, pairs) returns runPaired's times.
  */
 export function installXsBenchmarks(operations: BenchOperation[]): void {
   const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).buffer;
@@ -86,4 +111,5 @@ export function installXsBenchmarks(operations: BenchOperation[]): void {
     prepared(0);
   };
   global.benchOnce = () => prepared!(1);
+  global.benchPaired = async (a: number, b: number, pairs: number) => encode(await runPaired(operations[a]!, operations[b]!, pairs));
 }
