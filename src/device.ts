@@ -13,7 +13,9 @@
 // Commissioning, Network Commissioning, General Diagnostics, Operational Credentials,
 // Administrator Commissioning, Group Key Management) and endpoint 1 (Descriptor, Identify,
 // On/Off), the interaction model server, the DNS-SD responder (commissionable and one
-// operational record per fabric) and the commissioning window. A factory reset erases the store
+// operational record per fabric) and the commissioning window; with the platform's boot control,
+// the OTA Software Update Requestor on endpoint 0, which reaches providers over CASE sessions it
+// reuses or opens itself (address from DNS-SD). A factory reset erases the store
 // (the rotating device id's lifetime counter excepted: its values must never repeat) and builds
 // a fresh runtime, as a reboot would.
 //
@@ -38,12 +40,17 @@ import { TransactionalStore } from "./commissioning/transactional-store";
 import { CtrDrbg } from "./crypto";
 import { CommissioningAdvertisement } from "./discovery/commissioning-advertisement";
 import { MdnsResponder } from "./discovery/mdns";
+import { OperationalResolver } from "./discovery/resolver";
 import { CommissioningFlow, Rendezvous, encodeManualCode, encodeQrPayload } from "./discovery/onboarding";
 import { ROTATING_ID_COUNTER_KEY } from "./discovery/rotating-id";
 import { FactoryDataError, readFactoryData, type FactoryData } from "./factory";
 import { AccessControl } from "./interaction/access-control";
 import { AuthMode } from "./interaction/constants";
 import { StatusError } from "./interaction/errors";
+import { decodeTlv } from "./codec/tlv";
+import { decodeValue } from "./interaction/schema";
+import { OtaRequestor, OtaSoftwareUpdateRequestor, RequestorAttribute, RequestorEvent, type OtaRequestorOptions } from "./ota/requestor";
+import { otaFaultName } from "./ota/errors";
 import { DataModel, findAttribute, type ClusterServer, type CommandDefinition, type InvokeContext, type WriteContext, type AttributeDefinition } from "./interaction/model";
 import { InteractionServer, MAX_PATHS_PER_INVOKE, subjectOfSession } from "./interaction/server";
 import { KeyValueAttributeStore, KeyValueEventNumberStore } from "./interaction/store";
@@ -55,7 +62,7 @@ import { BtpTransport } from "./transport/btp";
 import type { ExchangeManager, UnsolicitedHandler } from "./transport/exchange";
 import type { SecureSession, Session } from "./transport/session";
 import { describePeer, type Transport } from "./transport/transport";
-import { MATTER_UDP_PORT } from "./transport/udp";
+import { MATTER_UDP_PORT, udpPeer } from "./transport/udp";
 
 export interface DeviceOptions {
   softwareVersion: number;
@@ -68,9 +75,16 @@ export interface DeviceOptions {
   mdnsInterface?: string;
   /** Network Commissioning's feature: Ethernet (the default; the simulator) or Wi-Fi (ESP32). */
   networkFeature?: "ethernet" | "wifi";
+  /** OTA Requestor tuning (timeouts, the periodic query); the defaults suit a device in the field. */
+  ota?: OtaTuning;
   log?: (level: LogLevel, message: string) => void;
   onEvent?: (event: DeviceEvent) => void;
 }
+
+export type OtaTuning = Partial<Pick<OtaRequestorOptions, "queryIntervalMs" | "announceDelayMs" | "commandTimeoutMs" | "transferTimeoutMs" | "maxBlockSize" | "maxProviderDelayMs">> & {
+  /** How long a provider's operational address may take to resolve over DNS-SD. Default 10 s. */
+  resolveTimeoutMs?: number;
+};
 
 /** What happened, for the simulator's console and for tests; every field is JSON. */
 export type DeviceEvent =
@@ -86,7 +100,11 @@ export type DeviceEvent =
   | { type: "command-invoked"; endpoint: number; cluster: string; command: string; fabricIndex: number; subject: string; outcome: string }
   | { type: "attribute-written"; endpoint: number; cluster: string; attribute: string; fabricIndex: number; subject: string; outcome: string }
   | { type: "on-off"; on: boolean }
-  | { type: "factory-reset" };
+  | { type: "factory-reset" }
+  | { type: "ota-state"; previousState: number; newState: number; reason: number; targetSoftwareVersion: number | null }
+  | { type: "ota-progress"; percent: number | null }
+  | { type: "ota-download-error"; softwareVersion: number; bytesDownloaded: number; progressPercent: number | null; platformCode: number | null; fault: string }
+  | { type: "ota-version-applied"; softwareVersion: number; productId: number };
 
 export interface DeviceStatus {
   vendorId: number;
@@ -223,6 +241,8 @@ class DeviceRuntime {
   private readonly interaction: InteractionServer;
   private readonly window: CommissioningWindowManager;
   private readonly mdns: MdnsResponder | undefined;
+  private readonly resolver: OperationalResolver | undefined;
+  private readonly otaRequestor: OtaRequestor | undefined;
   private readonly advertisement: CommissioningAdvertisement;
   /** Operational DNS-SD records advertised, by fabric index. */
   private readonly operational = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
@@ -287,6 +307,7 @@ class DeviceRuntime {
       this.log("warn", `DNS-SD is not available: ${(error as Error).message}`);
     }
     this.mdns = mdns;
+    this.resolver = mdns ? new OperationalResolver({ querier: mdns, clock, log: this.log }) : undefined;
     this.advertisement = new CommissioningAdvertisement({
       ...(mdns ? { mdns } : {}),
       ...(platform.ble ? { ble: platform.ble } : {}),
@@ -376,6 +397,8 @@ class DeviceRuntime {
       },
     });
     const interfaceDetails = () => ({ type: feature === "wifi" ? InterfaceType.WiFi : InterfaceType.Ethernet });
+    // Updates need somewhere to go: without the platform's A/B boot control there is no requestor.
+    this.otaRequestor = platform.boot ? this.createOtaRequestor(platform.boot) : undefined;
     this.model.addEndpoint({
       id: ROOT_ENDPOINT,
       deviceTypes: [{ ...DeviceTypes.RootNode }],
@@ -389,6 +412,7 @@ class DeviceRuntime {
         operationalCredentials,
         this.administratorCommissioning,
         new GroupKeyManagementServer(this.fabrics),
+        ...(this.otaRequestor ? [this.otaRequestor] : []),
       ],
     });
     this.model.addEndpoint({
@@ -397,6 +421,7 @@ class DeviceRuntime {
       clusters: [new DescriptorServer(), new IdentifyServer({ identifyType: IdentifyType.LightOutput }), this.onOff],
     });
     for (const endpoint of this.model.endpoints) for (const cluster of endpoint.clusters) this.instrument(cluster);
+    if (this.otaRequestor) this.reportOtaActivity();
     this.model.start();
 
     this.interaction = new InteractionServer({
@@ -461,6 +486,118 @@ class DeviceRuntime {
   private sessionIntervals() {
     const p = this.stack.localParameters;
     return { idleIntervalMs: p.idleIntervalMs, activeIntervalMs: p.activeIntervalMs, activeThresholdMs: p.activeThresholdMs };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // OTA
+
+  private createOtaRequestor(boot: NonNullable<Platform["boot"]>): OtaRequestor {
+    const { resolveTimeoutMs: _resolveTimeout, ...tuning } = this.options.ota ?? {};
+    return new OtaRequestor({
+      ...tuning,
+      exchanges: this.stack.exchanges,
+      connect: (fabricIndex, nodeId) => this.connectToNode(fabricIndex, nodeId),
+      clock: this.platform.clock,
+      storage: this.store,
+      flash: this.platform.flash,
+      boot,
+      reboot: () => this.platform.reboot(),
+      log: this.log,
+      vendorId: this.factory.vendorId,
+      productId: this.factory.productId,
+      hardwareVersion: this.factory.hardwareVersion,
+      signingKey: this.factory.firmwareSigningKey,
+      softwareVersion: this.options.softwareVersion,
+      location: () => this.basicInformation.location,
+    });
+  }
+
+  /**
+   * A CASE session to `nodeId` on fabric `fabricIndex`: one that already exists (the provider may
+   * have opened it to announce itself; CHIP reuses such sessions too), else a new one to the
+   * address its operational DNS-SD record gives, trying each address in turn.
+   */
+  private async connectToNode(fabricIndex: number, nodeId: bigint): Promise<SecureSession> {
+    const existing = this.stack.sessions
+      .secureSessions()
+      .filter((session) => session.kind === "case" && session.fabricIndex === fabricIndex && session.peerNodeId === nodeId && !this.retiringSessions.has(session));
+    const newest = existing[existing.length - 1];
+    if (newest) return newest;
+    const fabric = this.fabrics.fabric(fabricIndex);
+    if (!fabric) throw new Error(`no fabric ${fabricIndex}`);
+    if (!this.resolver) throw new Error(`DNS-SD is not available: node ${nodeHex(nodeId)} cannot be located`);
+    const udp = this.stack.udp;
+    const families = ([6, 4] as AddressFamily[]).filter((family) => udp?.port(family) !== undefined);
+    const node = await this.resolver.resolve(bigEndian(fabric.compressedFabricId), nodeId, { families, timeoutMs: this.options.ota?.resolveTimeoutMs ?? 10_000 });
+    this.log("info", `node ${nodeHex(nodeId)} (fabric ${fabricIndex}) found over DNS-SD: ${node.addresses.map((address) => describePeer(udpPeer(address.address, address.port, address.interfaceName))).join(", ")}`);
+    let failure: unknown;
+    for (const address of node.addresses) {
+      const peerAddress = udpPeer(address.address, address.port, address.interfaceName);
+      try {
+        const { session, resumed } = await this.stack.establishCase({ fabricIndex, peerNodeId: nodeId, peerAddress });
+        this.log("info", `CASE session ${session.localSessionId} ${resumed ? "resumed" : "opened"} to node ${nodeHex(nodeId)} at ${describePeer(peerAddress)}`);
+        return session;
+      } catch (error) {
+        failure = error;
+        this.log("warn", `CASE to node ${nodeHex(nodeId)} at ${describePeer(peerAddress)} failed: ${(error as Error).message}`);
+      }
+    }
+    throw failure ?? new Error(`node ${nodeHex(nodeId)} has no usable address`);
+  }
+
+  /** The requestor's events and progress, as DeviceEvents. */
+  private reportOtaActivity(): void {
+    const events = OtaSoftwareUpdateRequestor.events;
+    this.detach.push(
+      this.model.onEvent((record) => {
+        if (record.cluster !== OtaSoftwareUpdateRequestor.id) return;
+        const definition = events.find((candidate) => candidate.id === record.event);
+        if (!definition) return;
+        const fields = decodeValue(decodeTlv(record.payload), definition.schema) as Record<string, unknown>;
+        const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+        if (record.event === RequestorEvent.StateTransition) {
+          this.emit({
+            type: "ota-state",
+            previousState: Number(fields.previousState),
+            newState: Number(fields.newState),
+            reason: Number(fields.reason),
+            targetSoftwareVersion: number(fields.targetSoftwareVersion),
+          });
+        } else if (record.event === RequestorEvent.VersionApplied) {
+          this.emit({ type: "ota-version-applied", softwareVersion: Number(fields.softwareVersion), productId: Number(fields.productId) });
+        } else if (record.event === RequestorEvent.DownloadError) {
+          const platformCode = number(fields.platformCode);
+          this.emit({
+            type: "ota-download-error",
+            softwareVersion: Number(fields.softwareVersion),
+            bytesDownloaded: Number(fields.bytesDownloaded),
+            progressPercent: number(fields.progressPercent),
+            platformCode,
+            fault: platformCode === null ? "unknown" : otaFaultName(platformCode),
+          });
+        }
+      }),
+      this.model.onAttributeChanged((endpoint, cluster, attribute) => {
+        if (endpoint === ROOT_ENDPOINT && cluster === OtaSoftwareUpdateRequestor.id && attribute === RequestorAttribute.UpdateStateProgress) {
+          this.emit({ type: "ota-progress", percent: this.otaRequestor?.updateStateProgress ?? null });
+        }
+      }),
+    );
+  }
+
+  private otaStatus(): unknown {
+    const requestor = this.otaRequestor;
+    const boot = this.platform.boot;
+    if (!requestor || !boot) return { available: false };
+    return {
+      available: true,
+      softwareVersion: this.options.softwareVersion,
+      updateState: requestor.updateState,
+      updateStateProgress: requestor.updateStateProgress,
+      defaultOtaProviders: requestor.defaultOtaProviders.map((entry) => ({ ...entry, providerNodeId: nodeHex(entry.providerNodeId) })),
+      runningSlot: boot.runningSlot(),
+      pendingConfirmation: boot.pendingConfirmation(),
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -704,6 +841,8 @@ class DeviceRuntime {
    *   {op:"commissioning-state"}                    committed fabrics (with certificates), their ACLs, RegulatoryConfig
    *   {op:"install-fabric", rcac, icac?, noc, operationalKey, ipkEpochKey (hex), caseAdminSubject (decimal or 0x hex), vendorId?, label?}
    *   {op:"remove-fabric", fabricIndex}             {op:"set-on-off", on}
+   *   {op:"ota-status"}                             requestor state, running slot, trial
+   *   {op:"ota-check"}                              query the providers now (the outcome arrives as ota-* events)
    */
   control(request: Record<string, unknown>): unknown {
     switch (request.op) {
@@ -735,6 +874,14 @@ class DeviceRuntime {
         if (request.on) this.onOff.on();
         else this.onOff.off();
         return { onOff: this.onOff.onOff };
+      case "ota-status":
+        return this.otaStatus();
+      case "ota-check": {
+        const requestor = this.otaRequestor;
+        if (!requestor) throw new Error("this device has no OTA requestor (the platform has no boot control)");
+        void requestor.checkForUpdate().then((outcome) => this.log("info", `OTA check: ${outcome}`));
+        return { ok: true };
+      }
       default:
         throw new Error(`unknown control operation ${JSON.stringify(request.op)}`);
     }
@@ -818,6 +965,7 @@ class DeviceRuntime {
     for (const detach of this.detach) detach();
     this.interaction.close();
     this.model.stop();
+    this.resolver?.close();
     this.mdns?.close();
     this.stack.close();
     this.fabrics.close();

@@ -14,6 +14,7 @@ const subcommands: Record<string, Subcommand> = {
   mfg: { summary: "provision devices: DAC, CD, passcode verifier, factory partition image", load: () => import("./mfg") },
   cert: { summary: "convert (X.509 DER/PEM <-> Matter TLV) and inspect certificates", load: () => import("./cert") },
   ota: { summary: "create and inspect signed OTA images", load: () => import("./ota") },
+  firmware: { summary: "build the simulator's firmware image (the payload of an OTA image for it)", load: () => import("./firmware") },
 };
 
 function usage(): string {

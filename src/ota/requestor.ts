@@ -114,8 +114,8 @@ export interface OtaRequestorOptions {
   signingKey: Uint8Array;
   /** The running image's SoftwareVersion. */
   softwareVersion: number;
-  /** Basic Information's Location, sent with QueryImage. */
-  location?: string;
+  /** Basic Information's Location, sent with QueryImage (read at each query when a function). */
+  location?: string | (() => string);
   /** How long the provider may take to answer a command. Default 10 s. */
   commandTimeoutMs?: number;
   /** How long to wait for each BDX answer. Default 30 s. */
@@ -198,6 +198,8 @@ export class OtaRequestor extends ClusterServer {
   private busy: Promise<OtaOutcome> | undefined;
   private periodic: TimerHandle | undefined;
   private announceTimer: TimerHandle | undefined;
+  private startupTimer: TimerHandle | undefined;
+  private startupDone: (() => void) | undefined;
   private readonly sleeping = new Set<{ handle: TimerHandle; resolve: () => void }>();
   private stoppedFlag = false;
   /** Completes once the start-up work (confirmation, NotifyUpdateApplied) is done. */
@@ -211,7 +213,17 @@ export class OtaRequestor extends ClusterServer {
 
   override started(): void {
     this.stoppedFlag = false;
-    this.afterStart = this.finishAppliedUpdate().catch((error) => this.log("error", `OTA: after the update: ${(error as Error).message}`));
+    // Confirmation waits until the start-up that called this has returned: an image whose node
+    // fails to come up (the rest of the boot throws) must not confirm itself.
+    this.afterStart = new Promise<void>((resolve) => {
+      this.startupDone = resolve;
+      this.startupTimer = this.options.clock.setTimer(0, () => {
+        this.startupTimer = undefined;
+        this.finishAppliedUpdate()
+          .catch((error) => this.log("error", `OTA: after the update: ${(error as Error).message}`))
+          .finally(() => this.endStartup());
+      });
+    });
     const interval = this.options.queryIntervalMs ?? DAY_MS;
     if (interval > 0) this.schedulePeriodic(interval);
   }
@@ -219,6 +231,11 @@ export class OtaRequestor extends ClusterServer {
   override stopped(): void {
     this.stoppedFlag = true;
     const clock = this.options.clock;
+    if (this.startupTimer !== undefined) {
+      clock.clearTimer(this.startupTimer);
+      this.startupTimer = undefined;
+      this.endStartup();
+    }
     if (this.periodic !== undefined) clock.clearTimer(this.periodic);
     if (this.announceTimer !== undefined) clock.clearTimer(this.announceTimer);
     this.periodic = this.announceTimer = undefined;
@@ -227,6 +244,12 @@ export class OtaRequestor extends ClusterServer {
       sleeper.resolve();
     }
     this.sleeping.clear();
+  }
+
+  private endStartup(): void {
+    const done = this.startupDone;
+    this.startupDone = undefined;
+    done?.();
   }
 
   override writeAttribute(attribute: AttributeDefinition, value: unknown, context: WriteContext): void {
@@ -311,7 +334,8 @@ export class OtaRequestor extends ClusterServer {
         requestorCanConsent: false,
       };
       if (options.hardwareVersion !== undefined) query.hardwareVersion = options.hardwareVersion;
-      if (options.location !== undefined && options.location.length === 2) query.location = options.location;
+      const location = typeof options.location === "function" ? options.location() : options.location;
+      if (location !== undefined && location.length === 2) query.location = location;
       answer = await queryImage(target, query);
     } catch (error) {
       this.log("warn", `OTA: QueryImage failed: ${(error as Error).message}`);
