@@ -16,15 +16,32 @@
 //           probe {peer, timeoutSeconds}                     -> {session, answered}
 //           openCommissioningWindow {peer, timeoutSeconds, discriminator?} -> {passcode, discriminator, manualPairingCode}
 //           removeFabric {peer, fabricIndex?}                -> {statusCode, fabricIndex}
+//           otaStore {path}                                  -> {vendorId, productId, softwareVersion, ...}  (needs start {otaProvider: true})
+//           otaForceUpdate {peer, vendorId, productId, softwareVersion}
+//           otaQueue                                         -> SoftwareUpdateManager.queuedUpdates
 // Events:   report {subscription, endpoint, cluster, attribute, value}
 //           subscription-closed {subscription}
+//           ota-query-image {nodeId, softwareVersion} / ota-query-response {nodeId, status, softwareVersion?, imageUri?}
+//           ota-apply-update {nodeId, newVersion, action} / ota-notify-update-applied {nodeId, softwareVersion, updateToken}
+//           ota-update-done {nodeId} / ota-update-failed {nodeId}
+//
+// With start {otaProvider: true} the node also has endpoint 1, an OTA Provider (matter.js's
+// OtaSoftwareUpdateProviderServer with its SoftwareUpdateManager, local test images allowed),
+// which reports every command it serves as an event.
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { Bytes, Crypto, Logger, Seconds, ServerNode } from "@matter/main";
 import * as clusters from "@matter/main/clusters";
-import { ControllerBehavior, type ClientNode } from "@matter/node";
+import { ControllerBehavior, SoftwareUpdateManager, type ClientNode } from "@matter/node";
+import { OtaSoftwareUpdateProviderServer } from "@matter/node/behaviors/ota-software-update-provider";
+import { OtaProviderEndpoint } from "@matter/node/endpoints/ota-provider";
+import type { OtaSoftwareUpdateProvider } from "@matter/types/clusters/ota-software-update-provider";
 import {
   DclCertificateService,
+  DclOtaUpdateService,
   Invoke,
   PaseClient,
+  PeerAddress,
   PeerSet,
   PeerShutdownError,
   PeerUnresponsiveError,
@@ -86,6 +103,34 @@ function attributeName(cluster: Specifier.ClusterLike, id: number): string {
 
 type SessionInfo = ReturnType<ControllerHost["describeSession"]>;
 
+/** The peer node a provider command came from. */
+function requestorOf(server: OtaSoftwareUpdateProviderServer): bigint | undefined {
+  const session = (server.context as { session?: { peerNodeId?: bigint } }).session;
+  return session?.peerNodeId;
+}
+
+/** matter.js's provider, telling the test about every command it serves. */
+class ReportingOtaProviderServer extends OtaSoftwareUpdateProviderServer {
+  override async queryImage(request: OtaSoftwareUpdateProvider.QueryImageRequest): Promise<OtaSoftwareUpdateProvider.QueryImageResponse> {
+    const nodeId = requestorOf(this);
+    link.emit({ event: "ota-query-image", nodeId, softwareVersion: request.softwareVersion });
+    const response = await super.queryImage(request);
+    link.emit({ event: "ota-query-response", nodeId, status: response.status, softwareVersion: response.softwareVersion, imageUri: response.imageUri });
+    return response;
+  }
+
+  override async applyUpdateRequest(request: OtaSoftwareUpdateProvider.ApplyUpdateRequest): Promise<OtaSoftwareUpdateProvider.ApplyUpdateResponse> {
+    const response = await super.applyUpdateRequest(request);
+    link.emit({ event: "ota-apply-update", nodeId: requestorOf(this), newVersion: request.newVersion, action: response.action });
+    return response;
+  }
+
+  override notifyUpdateApplied(request: OtaSoftwareUpdateProvider.NotifyUpdateAppliedRequest): void {
+    link.emit({ event: "ota-notify-update-applied", nodeId: requestorOf(this), softwareVersion: request.softwareVersion, updateToken: request.updateToken });
+    return super.notifyUpdateApplied(request);
+  }
+}
+
 class ControllerHost {
   readonly #link: ParentLink;
   #node: ServerNode | undefined;
@@ -138,8 +183,10 @@ class ControllerHost {
 
   async start(request: WireRequest) {
     if (this.#node) throw new Error("already started");
+    const otaProvider = request.otaProvider === true;
     const node = await ServerNode.create(ServerNode.RootEndpoint.with(ControllerBehavior), {
       id: "controller",
+      ...(otaProvider ? { parts: [{ id: "ota-provider", number: 1, type: OtaProviderEndpoint.with(ReportingOtaProviderServer) }] } : {}),
       network: {
         // Port 0: never the 5540 a device may want, and several controllers may share the namespace.
         port: 0,
@@ -171,6 +218,7 @@ class ControllerHost {
 
     await node.start();
     this.#node = node;
+    if (otaProvider) await this.#startOtaProvider(node);
     return { trusted: store.certificates.map((entry) => ({ kind: entry.kind, subjectKeyId: entry.subjectKeyId })) };
   }
 
@@ -180,8 +228,9 @@ class ControllerHost {
     const options = {
       passcode: Number(request.passcode),
       onAttestationFailure: strictAttestationPolicy(findings),
-      // The tests decide what to read and subscribe: no wildcard read or subscription behind their back.
-      autoSubscribe: false,
+      // The tests decide what to read and subscribe: no wildcard read or subscription behind their
+      // back, unless they ask for matter.js's own (its OTA provider updates only nodes it subscribes to).
+      autoSubscribe: request.subscribe === true,
       autoStateInitialize: false,
       timeout: Seconds(Number(request.timeoutMs ?? 60_000) / 1000),
     };
@@ -352,6 +401,62 @@ class ControllerHost {
     return { session: described, answered };
   }
 
+  get #otaProvider() {
+    const endpoint = this.#running.parts.get("ota-provider");
+    if (!endpoint) throw new Error("the controller was started without otaProvider");
+    return endpoint;
+  }
+
+  async #startOtaProvider(node: ServerNode) {
+    const endpoint = this.#otaProvider;
+    await endpoint.act((agent) => {
+      const manager = agent.get(SoftwareUpdateManager);
+      // Local images are what the tests offer; nothing comes from the DCL inside a namespace.
+      manager.state.allowTestOtaImages = true;
+      manager.state.announceAsDefaultProvider = false;
+      manager.events.updateDone.on((peer: PeerAddress) => this.#link.emit({ event: "ota-update-done", nodeId: peer.nodeId }));
+      manager.events.updateFailed.on((peer: PeerAddress) => this.#link.emit({ event: "ota-update-failed", nodeId: peer.nodeId }));
+    });
+    await node.env.get(DclOtaUpdateService).construction;
+  }
+
+  /** Stores an OTA file (a path readable by this process) as a local image the provider may offer. */
+  async otaStore(request: WireRequest) {
+    this.#otaProvider;
+    const path = String(request.path);
+    const service = this.#running.env.get(DclOtaUpdateService);
+    const stream = () => Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+    const info = await service.updateInfoFromStream(stream(), `file://${path}`);
+    await service.store(stream(), info, "local");
+    return { vendorId: info.vid, productId: info.pid, softwareVersion: info.softwareVersion, softwareVersionString: info.softwareVersionString };
+  }
+
+  /**
+   * SoftwareUpdateManager.forceUpdate: consent for `softwareVersion`, then AnnounceOTAProvider to
+   * the node. matter.js updates only nodes its own subscription keeps current, and that
+   * subscription comes up a moment after commissioning or a reconnect: until then it is retried.
+   */
+  async otaForceUpdate(request: WireRequest) {
+    const client = this.#client(request.peer);
+    const address = PeerAddress(client.peerAddress!);
+    const deadline = Date.now() + Number(request.timeoutMs ?? 30_000);
+    for (;;) {
+      try {
+        await this.#otaProvider.act((agent) =>
+          agent.get(SoftwareUpdateManager).forceUpdate(address, Number(request.vendorId) as never, Number(request.productId), Number(request.softwareVersion)),
+        );
+        return {};
+      } catch (error) {
+        if (!/not currently applicable/.test(String((error as Error)?.message)) || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  async otaQueue() {
+    return this.#otaProvider.act((agent) => agent.get(SoftwareUpdateManager).queuedUpdates.map((entry) => ({ ...entry, peerAddress: entry.peerAddress.toString() })));
+  }
+
   sessions(request: WireRequest) {
     const peer = request.peer === undefined ? undefined : this.#client(request.peer).peerAddress!;
     const open = [...this.#running.env.get(SessionManager).sessions]
@@ -386,6 +491,9 @@ await link.serve(
     probe: (request) => host.probe(request),
     openCommissioningWindow: (request) => host.openCommissioningWindow(request),
     removeFabric: (request) => host.removeFabric(request),
+    otaStore: (request) => host.otaStore(request),
+    otaForceUpdate: (request) => host.otaForceUpdate(request),
+    otaQueue: () => host.otaQueue(),
   },
   describeError,
 );
