@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { XsWorker } from "../hosts/sim/engine/xsnap";
 import { MEASURING_CREATION, UNBOUNDED_GROWTH, heapNeed, searchGrowthLimit, slotBallastScript } from "../hosts/sim/bench/heap";
+import { esp32Budget } from "../hosts/sim/bench/footprint";
 
 const TIMEOUT = { timeout: 60_000 };
 const workers: XsWorker[] = [];
@@ -117,5 +118,26 @@ describe("searchGrowthLimit", () => {
     const short = await searchGrowthLimit(200_000, threshold(10_000), { resolution: 1024, maxProbes: 2, knownDetail: 200_000 });
     assert.equal(short.converged, false);
     assert.equal(short.probes.length, 2);
+  });
+});
+
+describe("esp32Budget", () => {
+  const creation = { chunkBytes: 65536, slots: 4096, stackSlots: 512, fixed: true };
+
+  it("counts slots exactly and chunks at their worse end", () => {
+    const budget = esp32Budget([{ slots: 1000, chunkBytes: 20_000 }, { slots: 1000, chunkBytes: 20_000 }], creation);
+    assert.equal(budget.fits, "yes");
+    assert.equal(budget.slots, 2000);
+    assert.deepEqual(budget.chunkBytes, { atLeast: 20_000, atMost: 40_000 });
+    // 2096 slots of 16 bytes and 25536 chunk bytes to spare.
+    assert.match(budget.verdict, /^fits with 57\.7 KB headroom/);
+  });
+
+  it("says plainly when slots or chunks cannot fit, and when only the worse end does not", () => {
+    assert.equal(esp32Budget([{ slots: 4097, chunkBytes: 0 }], creation).fits, "no");
+    assert.match(esp32Budget([{ slots: 4097, chunkBytes: 0 }], creation).verdict, /^does NOT fit \(1 slots too many\)/);
+    assert.equal(esp32Budget([{ slots: 10, chunkBytes: 140_000 }], creation).fits, "no");
+    assert.equal(esp32Budget([{ slots: 10, chunkBytes: 100_000 }], creation).fits, "maybe");
+    assert.equal(esp32Budget([{ slots: 4096, chunkBytes: 65536 }], creation).fits, "yes");
   });
 });

@@ -282,7 +282,16 @@ async function main(): Promise<void> {
   let commissioning: CommissioningBenchResult | undefined;
   if (sections.has("commissioning")) {
     console.error("commissioning: controller, matter.js light and XS simulator in a private network namespace");
-    commissioning = await benchCommissioning({ runs, resolution: SEARCH_RESOLUTION, maxProbes, progress: (line) => console.error(`commissioning: ${line} (${((performance.now() - startedAt) / 1000).toFixed(0)} s)`) });
+    try {
+      commissioning = await benchCommissioning({ runs, resolution: SEARCH_RESOLUTION, maxProbes, progress: (line) => console.error(`commissioning: ${line} (${((performance.now() - startedAt) / 1000).toFixed(0)} s)`) });
+    } catch (error) {
+      // The other parts still report; the targets that needed this one fail, saying why.
+      const reason = (error as Error).message;
+      console.log(`\nCommissioning could not be measured: ${reason}`);
+      summary.push(["XS heap growth during commissioning above the idle device ≤ 96 KB (64-bit xsnap; ≤ 64 KB on ESP32)", `not measured: ${reason.split("\n")[0]}`, "FAIL"]);
+    }
+  }
+  if (commissioning) {
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
     console.log("\nFull commissioning (PASE, attestation, CSR, AddNOC, CASE, CommissioningComplete) by one matter.js controller, by address:");
     console.log(`  matter.js light: ${commissioning.matterJsMs.map((ms) => `${ms.toFixed(0)} ms`).join(", ")}`);
@@ -356,6 +365,8 @@ async function main(): Promise<void> {
       console.log(`  the same with the P-256 tables in flash (preloaded): ${withoutTables.verdict}`);
       console.log("  (not counted: objects that modules which are not preloaded create when they load; chunks convert within [half, same], see bench/heap.ts)");
       summary.push(["ESP32 heap (manifest creation sizes) holds the booted device and a commissioning", budget.verdict, budget.fits === "yes" ? "PASS" : "FAIL"]);
+    } else {
+      console.log("\nESP32 memory budget: needs the commissioning figures (--sections commissioning,footprint)");
     }
   }
 
