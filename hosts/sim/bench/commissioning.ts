@@ -226,12 +226,14 @@ export async function benchCommissioning(options: CommissioningBenchOptions = {}
               return { ok: true, detail: heapNeed(ready.start!, end, collected), idle: ready.idle };
             }
             // The controller is still trying: let it finish on a device with room, then go on.
-            const recovery = BenchDevice.start(namespace, { stateDir: copyState(fromCommissioned.state) });
+            const recoveryState = copyState(fromCommissioned.state);
+            const recovery = BenchDevice.start(namespace, { stateDir: recoveryState });
             try {
               await recovery.ready;
               await reconnecting.catch(() => fromCommissioned.peer.reconnect(60));
             } finally {
               await recovery.stop();
+              rmSync(recoveryState, { recursive: true, force: true });
             }
             return { ok: false };
           } finally {
