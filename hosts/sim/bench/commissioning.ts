@@ -53,8 +53,6 @@ export interface HeapSearch {
 export interface CommissioningBenchResult {
   matterJsMs: number[];
   xsMs: number[];
-  /** Heap of the timed XS runs (default creation sizes): idle and end, for information. */
-  xsIdle: HeapStats | undefined;
   commissioningHeap: HeapSearch | undefined;
   caseHeap: HeapSearch | undefined;
 }
@@ -178,7 +176,7 @@ export async function benchCommissioning(options: CommissioningBenchOptions = {}
     return await withNetworkNamespace(namespaceName("mxs-bench"), async (namespace) => {
       const startController = () => MatterJsController.start(namespace, { ...trust, interface: "lo", label: "bench" });
       let controller = await startController();
-      const result: CommissioningBenchResult = { matterJsMs: [], xsMs: [], xsIdle: undefined, commissioningHeap: undefined, caseHeap: undefined };
+      const result: CommissioningBenchResult = { matterJsMs: [], xsMs: [], commissioningHeap: undefined, caseHeap: undefined };
       let commissioned: { state: string; peer: MatterJsPeer } | undefined;
       try {
         // ---- wall time, both devices, same controller ----
@@ -194,7 +192,7 @@ export async function benchCommissioning(options: CommissioningBenchOptions = {}
           const state = copyState(uncommissioned);
           const device = BenchDevice.start(namespace, { stateDir: state });
           try {
-            result.xsIdle = (await device.ready).idle;
+            await device.ready;
             const peer = await controller.commission({ address: "127.0.0.1", port: XS_PORT, passcode: PASSCODE, timeoutMs: COMMISSION_TIMEOUT_MS });
             result.xsMs.push(peer.commissioningMs);
             progress(`commissioned the XS simulator in ${peer.commissioningMs.toFixed(0)} ms`);
