@@ -151,8 +151,10 @@ export function startDevice(platform: Platform, options: DeviceOptions): Device 
 }
 
 /**
- * The ESP32 host's entry point (hosts/esp32/main.ts calls `start(platform)`): the Wi-Fi feature,
- * and software version 1 until the image carries its own version.
+ * The ESP32 host's entry point: hosts/esp32/main.ts calls `start(platform, { softwareVersion,
+ * softwareVersionString })` with the version mcconfig baked into the image (OTA needs it: an
+ * updated image confirms itself only when it reports the version it was installed as). The
+ * Wi-Fi feature; version 1 when none is given.
  */
 export function start(platform: Platform, options: Partial<DeviceOptions> = {}): Device {
   return startDevice(platform, { softwareVersion: 1, softwareVersionString: "1.0", networkFeature: "wifi", ...options });

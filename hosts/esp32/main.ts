@@ -17,6 +17,24 @@ function banner(platform: Platform): void {
   }
 }
 
+interface ImageVersion {
+  softwareVersion: number;
+  softwareVersionString: string;
+}
+
+/**
+ * The version this image was built as, which OTA compares with an update's and which the updated
+ * image must report to confirm itself: mcconfig's config (manifest defaults; an update is built
+ * with `mcconfig ... softwareVersion=2 softwareVersionString=2.0`).
+ */
+function imageVersion(): ImageVersion {
+  const softwareVersion = Number(config.softwareVersion ?? 1);
+  if (!Number.isInteger(softwareVersion) || softwareVersion < 0 || softwareVersion > 0xffffffff) {
+    throw new Error(`config softwareVersion ${String(config.softwareVersion)} is not a 32-bit unsigned integer`);
+  }
+  return { softwareVersion, softwareVersionString: String(config.softwareVersionString ?? softwareVersion) };
+}
+
 export default function main(): void {
   const platform = createEsp32Platform();
   banner(platform);
@@ -25,9 +43,9 @@ export default function main(): void {
   const passed = results.every((result) => result.passed);
 
   if (Modules.has(DEVICE_MODULE)) {
-    const device = Modules.importNow(DEVICE_MODULE) as { start?: (platform: Platform) => void };
+    const device = Modules.importNow(DEVICE_MODULE) as { start?: (platform: Platform, options?: ImageVersion) => void };
     if (typeof device.start !== "function") throw new Error(`${DEVICE_MODULE} does not export start(platform)`);
-    device.start(platform);
+    device.start(platform, imageVersion());
     return;
   }
   // No device in this image: the self-test is all it does, so a passing self-test is what
