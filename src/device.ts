@@ -401,6 +401,8 @@ class DeviceRuntime {
     const interfaceDetails = () => ({ type: feature === "wifi" ? InterfaceType.WiFi : InterfaceType.Ethernet });
     // Updates need somewhere to go: without the platform's A/B boot control there is no requestor.
     this.otaRequestor = platform.boot ? this.createOtaRequestor(platform.boot) : undefined;
+    const requestor = this.otaRequestor;
+    if (requestor) this.fabrics.registerScopedData({ stageFabricRemoval: (index) => requestor.removeFabric(index), applyFabricRemoval: () => {} });
     this.model.addEndpoint({
       id: ROOT_ENDPOINT,
       deviceTypes: [{ ...DeviceTypes.RootNode }],

@@ -429,6 +429,14 @@ test("the cluster: one default provider per fabric, other fabrics' entries kept;
   assert.throws(() => requestor.writeAttribute(providers, [entry(1, 0x44n), entry(1, 0x55n)], context(1)), (error) => error instanceof StatusError && error.status === 0x87);
   requestor.writeAttribute(providers, [], context(2));
   assert.deepEqual(requestor.defaultOtaProviders, [entry(1, 0x33n)]);
+  // Removing a fabric removes its entry (fabric-scoped data), and only its own.
+  requestor.writeAttribute(providers, [entry(2, 0x22n)], context(2));
+  requestor.removeFabric(1);
+  assert.deepEqual(requestor.defaultOtaProviders, [entry(2, 0x22n)]);
+  requestor.removeFabric(1);
+  assert.deepEqual(requestor.defaultOtaProviders, [entry(2, 0x22n)]);
+  requestor.writeAttribute(providers, [entry(1, 0x33n)], context(1));
+  requestor.writeAttribute(providers, [], context(2));
   const announce = OtaSoftwareUpdateRequestor.commands[0]!;
   const invokeContext = { fabricIndex: 1, timed: false, endpoint: 0, afterResponse: () => {} };
   assert.throws(() => requestor.invoke(announce, { providerNodeId: 1n, vendorId: 1, announcementReason: 3, endpoint: 0 }, invokeContext), (error) => error instanceof StatusError && error.status === 0x87);

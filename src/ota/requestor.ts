@@ -261,6 +261,18 @@ export class OtaRequestor extends ClusterServer {
     this.set("defaultOtaProviders", [...others, ...mine]);
   }
 
+  /**
+   * A fabric is being removed: its DefaultOTAProviders entry and announcement go with it (its
+   * fabric-scoped data, spec 7.5.2; CHIP clears them in OnFabricRemoved). Call inside the removal's
+   * commit so that the persisted list changes with it.
+   */
+  removeFabric(fabricIndex: number): void {
+    if (this.announced?.fabricIndex === fabricIndex) this.announced = undefined;
+    if (this.defaultOtaProviders.some((entry) => entry.fabricIndex === fabricIndex)) {
+      this.set("defaultOtaProviders", this.defaultOtaProviders.filter((entry) => entry.fabricIndex !== fabricIndex));
+    }
+  }
+
   override invoke(definition: CommandDefinition, request: unknown, context: InvokeContext): unknown {
     if (definition.id !== 0x00) return super.invoke(definition, request, context);
     const fields = request as { providerNodeId: bigint; vendorId: number; announcementReason: number; endpoint: number };
