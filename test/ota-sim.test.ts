@@ -154,6 +154,16 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
     }
   };
 
+  /** matter.js's forceUpdate (consent, then AnnounceOTAProvider); a failure carries both sides' logs. */
+  async function forceUpdate(version: number): Promise<void> {
+    try {
+      await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, version);
+    } catch (error) {
+      (error as Error).message += `\n--- controller ---\n${controller!.log.slice(-6000)}\n--- simulator ---\n${sim!.log.slice(-6000)}`;
+      throw error;
+    }
+  }
+
   /** An OTA file for the simulator: `matter-xs ota create` over `payload`, signed with `key`. */
   async function otaImage(name: string, version: number, payload: string, key: string): Promise<string> {
     const out = join(work, `${name}.ota`);
@@ -196,7 +206,7 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
   it("refuses an image signed by another key: DownloadError, slot erased, version 1 keeps running", async () => {
     const from = sim!.events.length;
     await controller!.otaStore(images.otherKey!);
-    await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, 2);
+    await forceUpdate(2);
     const error = await sim!.waitFor(() => sim!.event(from, (e) => e.type === "ota-download-error"), "a DownloadError");
     assert.equal(error.fault, "badSignature");
     assert.equal(error.platformCode, OtaFault.badSignature);
@@ -210,7 +220,7 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
   it("a power cut mid-download leaves version 1; after the restart the update completes and NotifyUpdateApplied arrives", async (t) => {
     await controller!.otaStore(images.v2!);
     let from = sim!.events.length;
-    await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, 2);
+    await forceUpdate(2);
     const cutAt = 15 + Math.floor(Math.random() * 70);
     const started = Date.now();
     await sim!.waitFor(() => sim!.event(from, (e) => e.type === "ota-progress" && e.percent >= cutAt), `download progress ${cutAt}%`);
@@ -225,7 +235,7 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
 
     from = sim!.events.length;
     const downloadStarted = Date.now();
-    await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, 2);
+    await forceUpdate(2);
     const applying = await sim!.waitFor(() => sim!.event(from, (e) => e.type === "ota-state" && e.newState === UpdateState.Applying), "Applying", 120_000);
     t.diagnostic(`download after the restart: ${Date.now() - downloadStarted} ms`);
     assert.equal(applying.targetSoftwareVersion, 2);
@@ -256,7 +266,7 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
   it("a power cut at a random point of applying leaves what the boot record names running; the update then completes", async (t) => {
     await controller!.otaStore(images.v3!);
     const from = sim!.events.length;
-    await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, 3);
+    await forceUpdate(3);
     await sim!.waitFor(() => sim!.event(from, (e) => e.type === "ota-state" && e.newState === UpdateState.Applying), "Applying", 120_000);
     // From ApplyUpdateRequest to the new image confirming itself takes well under a second here.
     const delayMs = Math.floor(Math.random() * 1000);
@@ -276,7 +286,7 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
     assert.equal((await peer.read(0, "BasicInformation", ["softwareVersion"])).values.softwareVersion, running.version);
     if (running.version !== 3) {
       const again = sim!.events.length;
-      await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, 3);
+      await forceUpdate(3);
       await sim!.waitFor(() => sim!.event(again, (e) => e.type === "ota-version-applied"), "version 3 applied", 120_000);
       await peer.reconnect();
     }
@@ -288,7 +298,7 @@ describe("signed OTA on the XS simulator with matter.js's OTA provider", { timeo
     await controller!.otaStore(images.crashing!);
     const from = sim!.events.length;
     const boots = sim!.boots.length;
-    await peer.otaForceUpdate(VENDOR_ID, PRODUCT_ID, 4);
+    await forceUpdate(4);
     await sim!.waitFor(() => (sim!.boots.length >= boots + 2 ? true : undefined), "the trial boot and the boot after the reset", 120_000);
     assert.deepEqual(sim!.boots.slice(boots), [
       { slot: "ota_1", version: 4, trial: true },
