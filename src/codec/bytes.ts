@@ -1,5 +1,5 @@
 // Byte helpers shared by every codec: hex, UTF-8, concatenation and little/big-endian readers and
-// writers over Uint8Array. Pure, engine-neutral (no Buffer, no TextEncoder dependence), and strict:
+// writers over Uint8Array. Pure, engine-neutral (plain Uint8Array; no Node buffers, no TextEncoder dependence), and strict:
 // anything malformed or out of range is a CodecError, never a silent truncation.
 
 /** The one error type of the codec layer. */
