@@ -34,7 +34,7 @@ import { SessionTableFullError, type SecureSession, type SessionParameters, type
 import type { PeerAddress } from "../transport/transport";
 import { SecureChannelError } from "./errors";
 import { destinationIdentifier, findFabricByDestinationId, type CaseFabric, type FabricLookup } from "./fabric";
-import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext } from "./handshake";
+import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext, splitSessionKeys } from "./handshake";
 import {
   RANDOM_LENGTH,
   RESUMPTION_ID_LENGTH,
@@ -298,9 +298,7 @@ export class CaseResponder {
         kind: "case",
         localSessionId,
         peerSessionId: sigma1.initiatorSessionId,
-        i2rKey: keys.subarray(0, 16),
-        r2iKey: keys.subarray(16, 32),
-        attestationChallenge: keys.subarray(32, 48),
+        ...splitSessionKeys(keys),
         isInitiator: false,
         peerNodeId,
         localNodeId: fabric.nodeId,
@@ -382,9 +380,7 @@ export class CaseResponder {
         kind: "case",
         localSessionId,
         peerSessionId: sigma1.initiatorSessionId,
-        i2rKey: keys.subarray(0, 16),
-        r2iKey: keys.subarray(16, 32),
-        attestationChallenge: keys.subarray(32, 48),
+        ...splitSessionKeys(keys),
         isInitiator: false,
         peerNodeId: chain.nodeId,
         localNodeId: fabric.nodeId,
@@ -526,9 +522,7 @@ export class CaseInitiator {
           kind: "case",
           localSessionId,
           peerSessionId: sigma2Resume.responderSessionId,
-          i2rKey: keys.subarray(0, 16),
-          r2iKey: keys.subarray(16, 32),
-          attestationChallenge: keys.subarray(32, 48),
+          ...splitSessionKeys(keys),
           isInitiator: true,
           peerNodeId: request.peerNodeId,
           localNodeId: fabric.nodeId,
@@ -582,9 +576,7 @@ export class CaseInitiator {
         kind: "case",
         localSessionId,
         peerSessionId: sigma2.responderSessionId,
-        i2rKey: keys.subarray(0, 16),
-        r2iKey: keys.subarray(16, 32),
-        attestationChallenge: keys.subarray(32, 48),
+        ...splitSessionKeys(keys),
         isInitiator: true,
         peerNodeId: chain.nodeId,
         localNodeId: fabric.nodeId,

@@ -154,3 +154,8 @@ export class UnsecuredSessionReleaser {
     return true;
   }
 }
+
+/** The 48 bytes both handshakes derive: I2R key, R2I key and attestation challenge, 16 bytes each. */
+export function splitSessionKeys(keys: Uint8Array): { i2rKey: Uint8Array; r2iKey: Uint8Array; attestationChallenge: Uint8Array } {
+  return { i2rKey: keys.subarray(0, 16), r2iKey: keys.subarray(16, 32), attestationChallenge: keys.subarray(32, 48) };
+}

@@ -18,7 +18,7 @@ import type { TimerHandle } from "../platform";
 import { SECURE_CHANNEL_PROTOCOL_ID, type Exchange, type ReceivedMessage } from "../transport/exchange";
 import { SessionTableFullError, type SecureSession, type UnsecuredSession } from "../transport/session";
 import { PeerStatusError, SecureChannelError } from "./errors";
-import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext } from "./handshake";
+import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext, splitSessionKeys } from "./handshake";
 import {
   PBKDF_MAX_ITERATIONS,
   PBKDF_MAX_SALT_LENGTH,
@@ -232,9 +232,7 @@ export class PaseResponder {
           kind: "pase",
           localSessionId,
           peerSessionId: request.initiatorSessionId,
-          i2rKey: keys.subarray(0, 16),
-          r2iKey: keys.subarray(16, 32),
-          attestationChallenge: keys.subarray(32, 48),
+          ...splitSessionKeys(keys),
           isInitiator: false,
           peerNodeId: 0n,
           localNodeId: 0n,
