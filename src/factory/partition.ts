@@ -89,22 +89,7 @@ export interface DeviceAttestation {
 }
 
 /** What the device reads back: everything public, plus the attestation signer. */
-export interface FactoryData {
-  vendorId: number;
-  productId: number;
-  vendorName: string;
-  productName: string;
-  hardwareVersion: number;
-  hardwareVersionString: string;
-  serialNumber: string;
-  discriminator: number;
-  passcode?: number;
-  pbkdfIterations: number;
-  pbkdfSalt: Uint8Array;
-  spake2pW0: Uint8Array;
-  spake2pL: Uint8Array;
-  rotatingDeviceIdUniqueId: Uint8Array;
-  firmwareSigningKey: Uint8Array;
+export interface FactoryData extends Omit<FactoryDataInput, "dacCertificate" | "dacPrivateKey" | "paiCertificate" | "certificationDeclaration"> {
   certificationDeclaration: CertificationDeclaration;
   attestation: DeviceAttestation;
 }
