@@ -20,7 +20,7 @@
 // a fresh runtime, as a reboot would.
 //
 // Everything mutable lives on instances; nothing here uses a Node API, so it runs unchanged in XS.
-import { toHex } from "./codec/bytes";
+import { fromHex, toHex } from "./codec/bytes";
 import { AccessControlServer } from "./clusters/access-control";
 import { AdministratorCommissioningServer } from "./clusters/administrator-commissioning";
 import { BasicInformation, BasicInformationAttribute, BasicInformationServer } from "./clusters/basic-information";
@@ -245,7 +245,6 @@ class DeviceRuntime {
   private readonly mdns: MdnsResponder | undefined;
   private readonly resolver: OperationalResolver | undefined;
   private readonly otaRequestor: OtaRequestor | undefined;
-  private readonly advertisement: CommissioningAdvertisement;
   /** Operational DNS-SD records advertised, by fabric index. */
   private readonly operational = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
   /** PASE sessions admitted by the commissioning window (the commissioners' sessions). */
@@ -261,67 +260,66 @@ class DeviceRuntime {
     private readonly factory: FactoryData,
     private readonly store: TransactionalStore,
   ) {
-    this.log = options.log;
+    const log = (this.log = options.log);
     this.emit = (event) => {
       try {
         options.onEvent?.(event);
       } catch (error) {
-        this.log("error", `event listener failed: ${(error as Error).message}`);
+        log("error", `event listener failed: ${(error as Error).message}`);
       }
     };
-    const clock = platform.clock;
-    this.random = new CtrDrbg(platform.entropy);
-    this.failSafe = new FailSafeContext({ clock, store, log: this.log });
-    this.fabrics = new OperationalFabricTable({ store, random: this.random, log: this.log });
-    this.fabrics.load();
-    this.accessControl = new AccessControlServer({ store, failSafe: this.failSafe, log: this.log });
-    this.accessControl.load();
-    this.fabrics.registerScopedData(this.accessControl);
+    const { clock, ble, network } = platform;
+    const families = options.families ? { families: options.families } : {};
+    const random = (this.random = new CtrDrbg(platform.entropy));
+    const failSafe = (this.failSafe = new FailSafeContext({ clock, store, log }));
+    const fabrics = (this.fabrics = new OperationalFabricTable({ store, random, log }));
+    fabrics.load();
+    const accessControl = (this.accessControl = new AccessControlServer({ store, failSafe, log }));
+    accessControl.load();
+    fabrics.registerScopedData(accessControl);
 
     // Transport and secure channel.
-    const transports: Transport[] = [];
-    if (platform.ble) transports.push(new BtpTransport({ ble: platform.ble, clock, log: this.log }));
-    this.stack = createSecureChannelStack(platform, {
+    const stack = (this.stack = createSecureChannelStack(platform, {
       port: options.port,
-      ...(options.families ? { families: options.families } : {}),
-      transports,
-      random: this.random,
-      fabrics: this.fabrics,
+      ...families,
+      transports: ble ? [new BtpTransport({ ble, clock, log })] : [],
+      random,
+      fabrics,
       sessionParameters: { maxPathsPerInvoke: MAX_PATHS_PER_INVOKE },
-      log: this.log,
+      log,
       onSessionEstablished: (session, by) => this.sessionEstablished(session, by),
       onCommissioningWindowClosed: (reason) => this.window.paseWindowClosed(reason),
-    });
-    this.detach.push(this.stack.sessions.onRemoved((session, reason) => this.sessionRemoved(session, reason)));
+    }));
+    this.detach.push(stack.sessions.onRemoved((session, reason) => this.sessionRemoved(session, reason)));
 
     // Discovery. Without multicast (no interface, no permission) the node still works by address.
     let mdns: MdnsResponder | undefined;
     try {
       mdns = new MdnsResponder({
-        network: platform.network,
+        network,
         clock,
-        random: this.random,
-        log: this.log,
+        random,
+        log,
         ...(options.mdnsInterface !== undefined ? { interfaceName: options.mdnsInterface } : {}),
-        ...(options.families ? { families: options.families } : {}),
+        ...families,
       });
     } catch (error) {
-      this.log("warn", `DNS-SD is not available: ${(error as Error).message}`);
+      log("warn", `DNS-SD is not available: ${(error as Error).message}`);
     }
     this.mdns = mdns;
-    this.resolver = mdns ? new OperationalResolver({ querier: mdns, clock, log: this.log }) : undefined;
-    this.advertisement = new CommissioningAdvertisement({
+    this.resolver = mdns ? new OperationalResolver({ querier: mdns, clock, log }) : undefined;
+    const advertisement = new CommissioningAdvertisement({
       ...(mdns ? { mdns } : {}),
-      ...(platform.ble ? { ble: platform.ble } : {}),
+      ...(ble ? { ble } : {}),
       storage: store,
       rotatingIdUniqueId: factory.rotatingDeviceIdUniqueId,
     });
-    this.window = new CommissioningWindowManager({
+    const window = (this.window = new CommissioningWindowManager({
       clock,
-      pase: this.stack,
+      pase: stack,
       advertiser: {
         openWindow: ({ discriminator, commissioningMode }) =>
-          this.advertisement.openWindow({
+          advertisement.openWindow({
             discriminator,
             commissioningMode,
             vendorId: factory.vendorId,
@@ -330,131 +328,132 @@ class DeviceRuntime {
             deviceType: DeviceTypes.OnOffLight.type,
             sessionIntervals: this.sessionIntervals(),
           }),
-        closeWindow: () => this.advertisement.closeWindow(),
+        closeWindow: () => advertisement.closeWindow(),
       },
-      log: this.log,
+      log,
       onOpened: (opening) => this.windowOpened(opening),
       onClosed: (reason) => this.emit({ type: "commissioning-window-closed", reason }),
       onChange: () => this.administratorCommissioning?.windowChanged(),
-    });
+    }));
 
     // The data model.
-    this.model = new DataModel({
+    const model = (this.model = new DataModel({
       clock,
-      random: this.random,
+      random,
       store: new KeyValueAttributeStore(store),
       eventNumbers: new KeyValueEventNumberStore(store),
-      log: this.log,
-    });
-    this.basicInformation = new BasicInformationServer({
+      log,
+    }));
+    const basicInformation = (this.basicInformation = new BasicInformationServer({
       identity: factory,
       softwareVersion: options.softwareVersion,
       softwareVersionString: options.softwareVersionString,
-      random: this.random,
-    });
+      random,
+    }));
     const locationAttribute = findAttribute(BasicInformation, BasicInformationAttribute.Location)!;
-    this.generalCommissioning = new GeneralCommissioningServer({
-      failSafe: this.failSafe,
+    // The device's own writes: no subject, no accessing fabric.
+    const ownWrite = { fabricIndex: 0, timed: false };
+    const generalCommissioning = (this.generalCommissioning = new GeneralCommissioningServer({
+      failSafe,
       store,
-      commissioningWindowOpen: () => this.window.isOpen,
-      setLocation: (countryCode) => this.basicInformation.writeAttribute(locationAttribute, countryCode, { fabricIndex: 0, timed: false }),
+      commissioningWindowOpen: () => window.isOpen,
+      setLocation: (countryCode) => basicInformation.writeAttribute(locationAttribute, countryCode, ownWrite),
       onCommissioningComplete: (fabricIndex) => this.commissioningComplete(fabricIndex),
-      log: this.log,
-    });
-    this.generalCommissioning.load();
+      log,
+    }));
+    generalCommissioning.load();
     const feature = options.networkFeature ?? "ethernet";
     const wifi = (platform as Platform & { wifi?: WiFiStation }).wifi;
     const networkCommissioning = new NetworkCommissioningServer({
       feature,
       clock,
       store,
-      failSafe: this.failSafe,
-      setBreadcrumb: (value) => this.generalCommissioning.writeAttribute(findAttribute(this.generalCommissioning.definition, 0)!, value, { fabricIndex: 0, timed: false }),
-      log: this.log,
-      ...(feature === "ethernet" ? { interfaceName: options.mdnsInterface ?? platform.network.interfaces()[0]?.name ?? "eth0" } : {}),
+      failSafe,
+      setBreadcrumb: (value) => generalCommissioning.writeAttribute(findAttribute(generalCommissioning.definition, 0)!, value, ownWrite),
+      log,
+      ...(feature === "ethernet" ? { interfaceName: options.mdnsInterface ?? network.interfaces()[0]?.name ?? "eth0" } : {}),
       ...(wifi ? { wifi } : {}),
     });
     networkCommissioning.load();
     const operationalCredentials = new OperationalCredentialsServer({
-      fabrics: this.fabrics,
-      failSafe: this.failSafe,
+      fabrics,
+      failSafe,
       attestation: factory.attestation,
-      accessControl: this.accessControl,
-      log: this.log,
+      accessControl,
+      log,
       onFabricAdded: (fabric) => this.emit(fabricAdded(fabric, true)),
-      onFabricRemoving: (fabric) => this.basicInformation.leave(fabric.fabricIndex),
+      onFabricRemoving: (fabric) => basicInformation.leave(fabric.fabricIndex),
       onFabricRemoved: (fabric, context) => this.fabricRemoved(fabric, context),
     });
     this.administratorCommissioning = new AdministratorCommissioningServer({
-      window: this.window,
-      failSafe: this.failSafe,
+      window,
+      failSafe,
       basicWindow: () => ({ verifier: this.factoryVerifier(), discriminator: factory.discriminator }),
-      vendorIdOf: (fabricIndex) => this.fabrics.fabric(fabricIndex)?.vendorId,
+      vendorIdOf: (fabricIndex) => fabrics.fabric(fabricIndex)?.vendorId,
       endPaseSessions: () => this.endPaseSessions(),
     });
     this.onOff = new OnOffServer({
       onChange: (on) => {
-        this.log("info", `light ${on ? "ON" : "off"}`);
+        log("info", `light ${on ? "ON" : "off"}`);
         this.emit({ type: "on-off", on });
       },
     });
     const interfaceDetails = () => ({ type: feature === "wifi" ? InterfaceType.WiFi : InterfaceType.Ethernet });
     // Updates need somewhere to go: without the platform's A/B boot control there is no requestor.
-    this.otaRequestor = platform.boot ? this.createOtaRequestor(platform.boot) : undefined;
-    const requestor = this.otaRequestor;
-    if (requestor) this.fabrics.registerScopedData({ stageFabricRemoval: (index) => requestor.removeFabric(index), applyFabricRemoval: () => {} });
-    this.model.addEndpoint({
+    const requestor = (this.otaRequestor = platform.boot ? this.createOtaRequestor(platform.boot) : undefined);
+    if (requestor) fabrics.registerScopedData({ stageFabricRemoval: (index) => requestor.removeFabric(index), applyFabricRemoval: () => {} });
+    model.addEndpoint({
       id: ROOT_ENDPOINT,
       deviceTypes: [{ ...DeviceTypes.RootNode }],
       clusters: [
         new DescriptorServer(),
-        this.basicInformation,
-        this.accessControl,
-        this.generalCommissioning,
+        basicInformation,
+        accessControl,
+        generalCommissioning,
         networkCommissioning,
-        new GeneralDiagnosticsServer({ interfaces: () => interfacesFromPlatform(platform.network.interfaces(), interfaceDetails) }),
+        new GeneralDiagnosticsServer({ interfaces: () => interfacesFromPlatform(network.interfaces(), interfaceDetails) }),
         operationalCredentials,
         this.administratorCommissioning,
-        new GroupKeyManagementServer(this.fabrics),
-        ...(this.otaRequestor ? [this.otaRequestor] : []),
+        new GroupKeyManagementServer(fabrics),
+        ...(requestor ? [requestor] : []),
       ],
     });
-    this.model.addEndpoint({
+    model.addEndpoint({
       id: LIGHT_ENDPOINT,
       deviceTypes: [{ ...DeviceTypes.OnOffLight }],
       clusters: [new DescriptorServer(), new IdentifyServer({ identifyType: IdentifyType.LightOutput }), this.onOff],
     });
-    for (const endpoint of this.model.endpoints) for (const cluster of endpoint.clusters) this.instrument(cluster);
-    if (this.otaRequestor) this.reportOtaActivity();
-    this.model.start();
+    for (const endpoint of model.endpoints) for (const cluster of endpoint.clusters) this.instrument(cluster);
+    if (requestor) this.reportOtaActivity(requestor);
+    model.start();
 
     this.interaction = new InteractionServer({
-      exchanges: this.retiringSessionFilter(this.stack.exchanges),
-      model: this.model,
-      accessControl: new AccessControl({ entries: this.accessControl, deviceTypesOn: (endpoint) => this.model.deviceTypesOn(endpoint) }),
-      random: this.random,
+      exchanges: this.retiringSessionFilter(stack.exchanges),
+      model,
+      accessControl: new AccessControl({ entries: accessControl, deviceTypesOn: (endpoint) => model.deviceTypesOn(endpoint) }),
+      random,
       describeSubject: (session) => this.describeSubject(session),
-      log: this.log,
+      log,
     });
 
     // The fail-safe's participants commit together, in this order, and revert together.
-    for (const participant of [this.fabrics, this.accessControl, this.generalCommissioning, networkCommissioning]) this.failSafe.addParticipant(participant);
+    for (const participant of [fabrics, accessControl, generalCommissioning, networkCommissioning]) failSafe.addParticipant(participant);
     this.detach.push(
-      this.failSafe.addListener({
+      failSafe.addListener({
         armed: (fabricIndex, expirySeconds) => this.emit({ type: "fail-safe-armed", fabricIndex, expirySeconds }),
         expired: (expiry) => this.failSafeExpired(expiry),
         committed: (_fabricIndex, created) => {
-          const fabric = created !== undefined ? this.fabrics.fabric(created) : undefined;
+          const fabric = created !== undefined ? fabrics.fabric(created) : undefined;
           if (fabric) this.emit(fabricAdded(fabric, false));
         },
       }),
     );
-    this.fabrics.onChanged(() => this.refreshOperationalAdvertisements());
+    fabrics.onChanged(() => this.refreshOperationalAdvertisements());
     this.refreshOperationalAdvertisements();
 
-    const committed = this.fabrics.committedFabrics();
-    this.log("info", `${factory.vendorName} ${factory.productName} (VID 0x${hex4(factory.vendorId)} PID 0x${hex4(factory.productId)}, serial ${factory.serialNumber}), software ${options.softwareVersionString}, port ${this.port}, ${committed.length} fabric(s)`);
-    if (committed.length === 0) this.openBasicWindow(MAX_COMMISSIONING_TIMEOUT_SECONDS);
+    const committed = fabrics.committedCount;
+    log("info", `${factory.vendorName} ${factory.productName} VID 0x${hex4(factory.vendorId)} PID 0x${hex4(factory.productId)} serial ${factory.serialNumber}, software ${options.softwareVersionString}, port ${this.port}, ${committed} fabric(s)`);
+    if (committed === 0) this.openBasicWindow(MAX_COMMISSIONING_TIMEOUT_SECONDS);
   }
 
   get port(): number {
@@ -496,22 +495,23 @@ class DeviceRuntime {
   // OTA
 
   private createOtaRequestor(boot: NonNullable<Platform["boot"]>): OtaRequestor {
-    const { resolveTimeoutMs: _resolveTimeout, ...tuning } = this.options.ota ?? {};
+    const { platform, factory, options } = this;
+    const { resolveTimeoutMs: _resolveTimeout, ...tuning } = options.ota ?? {};
     return new OtaRequestor({
       ...tuning,
       exchanges: this.stack.exchanges,
       connect: (fabricIndex, nodeId) => this.connectToNode(fabricIndex, nodeId),
-      clock: this.platform.clock,
+      clock: platform.clock,
       storage: this.store,
-      flash: this.platform.flash,
+      flash: platform.flash,
       boot,
-      reboot: () => this.platform.reboot(),
+      reboot: () => platform.reboot(),
       log: this.log,
-      vendorId: this.factory.vendorId,
-      productId: this.factory.productId,
-      hardwareVersion: this.factory.hardwareVersion,
-      signingKey: this.factory.firmwareSigningKey,
-      softwareVersion: this.options.softwareVersion,
+      vendorId: factory.vendorId,
+      productId: factory.productId,
+      hardwareVersion: factory.hardwareVersion,
+      signingKey: factory.firmwareSigningKey,
+      softwareVersion: options.softwareVersion,
       location: () => this.basicInformation.location,
     });
   }
@@ -522,58 +522,62 @@ class DeviceRuntime {
    * address its operational DNS-SD record gives, trying each address in turn.
    */
   private async connectToNode(fabricIndex: number, nodeId: bigint): Promise<SecureSession> {
-    const existing = this.stack.sessions
+    const { stack, resolver, log } = this;
+    const existing = stack.sessions
       .secureSessions()
       .filter((session) => session.kind === "case" && session.fabricIndex === fabricIndex && session.peerNodeId === nodeId && !this.retiringSessions.has(session));
     const newest = existing[existing.length - 1];
     if (newest) return newest;
     const fabric = this.fabrics.fabric(fabricIndex);
+    const node = nodeHex(nodeId);
     if (!fabric) throw new Error(`no fabric ${fabricIndex}`);
-    if (!this.resolver) throw new Error(`DNS-SD is not available: node ${nodeHex(nodeId)} cannot be located`);
-    const udp = this.stack.udp;
+    if (!resolver) throw new Error(`no DNS-SD to locate node ${node}`);
+    const udp = stack.udp;
     const families = ([6, 4] as AddressFamily[]).filter((family) => udp?.port(family) !== undefined);
-    const node = await this.resolver.resolve(bigEndian(fabric.compressedFabricId), nodeId, { families, timeoutMs: this.options.ota?.resolveTimeoutMs ?? 10_000 });
-    this.log("info", `node ${nodeHex(nodeId)} (fabric ${fabricIndex}) found over DNS-SD: ${node.addresses.map((address) => describePeer(udpPeer(address.address, address.port, address.interfaceName))).join(", ")}`);
+    const { addresses } = await resolver.resolve(bigEndian(fabric.compressedFabricId), nodeId, { families, timeoutMs: this.options.ota?.resolveTimeoutMs ?? 10_000 });
+    const peers = addresses.map((address) => udpPeer(address.address, address.port, address.interfaceName));
+    log("info", `node ${node} (fabric ${fabricIndex}) found over DNS-SD: ${peers.map(describePeer).join(", ")}`);
     let failure: unknown;
-    for (const address of node.addresses) {
-      const peerAddress = udpPeer(address.address, address.port, address.interfaceName);
+    for (const peerAddress of peers) {
+      const at = `node ${node} at ${describePeer(peerAddress)}`;
       try {
-        const { session, resumed } = await this.stack.establishCase({ fabricIndex, peerNodeId: nodeId, peerAddress });
-        this.log("info", `CASE session ${session.localSessionId} ${resumed ? "resumed" : "opened"} to node ${nodeHex(nodeId)} at ${describePeer(peerAddress)}`);
+        const { session, resumed } = await stack.establishCase({ fabricIndex, peerNodeId: nodeId, peerAddress });
+        log("info", `CASE session ${session.localSessionId} ${resumed ? "resumed" : "opened"} to ${at}`);
         return session;
       } catch (error) {
         failure = error;
-        this.log("warn", `CASE to node ${nodeHex(nodeId)} at ${describePeer(peerAddress)} failed: ${(error as Error).message}`);
+        log("warn", `CASE to ${at} failed: ${(error as Error).message}`);
       }
     }
-    throw failure ?? new Error(`node ${nodeHex(nodeId)} has no usable address`);
+    throw failure ?? new Error(`node ${node} has no usable address`);
   }
 
   /** The requestor's events and progress, as DeviceEvents. */
-  private reportOtaActivity(): void {
-    const events = OtaSoftwareUpdateRequestor.events;
+  private reportOtaActivity(requestor: OtaRequestor): void {
+    const { id, events } = OtaSoftwareUpdateRequestor;
+    const emit = this.emit;
     this.detach.push(
-      this.model.onEvent((record) => {
-        if (record.cluster !== OtaSoftwareUpdateRequestor.id) return;
-        const definition = events.find((candidate) => candidate.id === record.event);
+      this.model.onEvent(({ cluster, event, payload }) => {
+        const definition = cluster === id ? events.find((candidate) => candidate.id === event) : undefined;
         if (!definition) return;
-        const fields = decodeValue(decodeTlv(record.payload), definition.schema) as Record<string, unknown>;
-        const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
-        if (record.event === RequestorEvent.StateTransition) {
-          this.emit({
+        const fields = decodeValue(decodeTlv(payload), definition.schema) as Record<string, unknown>;
+        const number = (value: unknown) => (value == null ? null : Number(value));
+        const { softwareVersion } = fields;
+        if (event === RequestorEvent.StateTransition) {
+          emit({
             type: "ota-state",
             previousState: Number(fields.previousState),
             newState: Number(fields.newState),
             reason: Number(fields.reason),
             targetSoftwareVersion: number(fields.targetSoftwareVersion),
           });
-        } else if (record.event === RequestorEvent.VersionApplied) {
-          this.emit({ type: "ota-version-applied", softwareVersion: Number(fields.softwareVersion), productId: Number(fields.productId) });
-        } else if (record.event === RequestorEvent.DownloadError) {
+        } else if (event === RequestorEvent.VersionApplied) {
+          emit({ type: "ota-version-applied", softwareVersion: Number(softwareVersion), productId: Number(fields.productId) });
+        } else if (event === RequestorEvent.DownloadError) {
           const platformCode = number(fields.platformCode);
-          this.emit({
+          emit({
             type: "ota-download-error",
-            softwareVersion: Number(fields.softwareVersion),
+            softwareVersion: Number(softwareVersion),
             bytesDownloaded: Number(fields.bytesDownloaded),
             progressPercent: number(fields.progressPercent),
             platformCode,
@@ -582,8 +586,8 @@ class DeviceRuntime {
         }
       }),
       this.model.onAttributeChanged((endpoint, cluster, attribute) => {
-        if (endpoint === ROOT_ENDPOINT && cluster === OtaSoftwareUpdateRequestor.id && attribute === RequestorAttribute.UpdateStateProgress) {
-          this.emit({ type: "ota-progress", percent: this.otaRequestor?.updateStateProgress ?? null });
+        if (endpoint === ROOT_ENDPOINT && cluster === id && attribute === RequestorAttribute.UpdateStateProgress) {
+          emit({ type: "ota-progress", percent: requestor.updateStateProgress ?? null });
         }
       }),
     );
@@ -618,38 +622,34 @@ class DeviceRuntime {
   }
 
   private sessionEstablished(session: SecureSession, by: EstablishedBy): void {
+    const { kind, localSessionId, fabricIndex } = session;
     const peer = describePeer(session.peerAddress);
-    if (session.kind === "pase") {
+    const peerNodeId = nodeHex(session.peerNodeId);
+    const resumed = by === "case-resumption";
+    if (kind === "pase") {
       this.commissioningSessions.add(session);
       this.window.paseSessionEstablished();
-      this.log("info", `PASE session ${session.localSessionId} established with ${peer}: commissioning`);
+      this.log("info", `PASE session ${localSessionId} established with ${peer}: commissioning`);
     } else {
-      this.log("info", `CASE session ${session.localSessionId} ${by === "case-resumption" ? "resumed" : "established"} with node ${nodeHex(session.peerNodeId)} on fabric ${session.fabricIndex} (${peer})`);
+      this.log("info", `CASE session ${localSessionId} ${resumed ? "resumed" : "established"} with node ${peerNodeId} on fabric ${fabricIndex} (${peer})`);
     }
-    this.emit({
-      type: "session-established",
-      kind: session.kind,
-      resumed: by === "case-resumption",
-      localSessionId: session.localSessionId,
-      peerNodeId: nodeHex(session.peerNodeId),
-      fabricIndex: session.fabricIndex,
-      peer,
-    });
+    this.emit({ type: "session-established", kind, resumed, localSessionId, peerNodeId, fabricIndex, peer });
   }
 
   private sessionRemoved(session: Session, reason: string): void {
     if (session.kind === "unsecured") return;
+    const { kind, localSessionId } = session;
+    const commissioning = this.commissioningSessions;
     this.retiringSessions.delete(session);
-    this.log("info", `${session.kind.toUpperCase()} session ${session.localSessionId} closed (${reason})`);
-    this.emit({ type: "session-closed", kind: session.kind, localSessionId: session.localSessionId, peerNodeId: nodeHex(session.peerNodeId), fabricIndex: session.fabricIndex, reason });
-    if (session.kind === "pase" && this.commissioningSessions.delete(session) && this.running) {
-      if (this.commissioningSessions.size === 0 && !this.failSafe.armed) this.window.paseSessionEnded();
-    }
+    this.log("info", `${kind.toUpperCase()} session ${localSessionId} closed (${reason})`);
+    this.emit({ type: "session-closed", kind, localSessionId, peerNodeId: nodeHex(session.peerNodeId), fabricIndex: session.fabricIndex, reason });
+    if (kind === "pase" && commissioning.delete(session) && this.running && commissioning.size === 0 && !this.failSafe.armed) this.window.paseSessionEnded();
   }
 
   /** Ends every PASE session (CommissioningComplete, RevokeCommissioning, fail-safe expiry). */
   private endPaseSessions(): void {
-    for (const session of this.stack.sessions.secureSessions()) if (session.kind === "pase") this.stack.closeSession(session);
+    const stack = this.stack;
+    for (const session of stack.sessions.secureSessions()) if (session.kind === "pase") stack.closeSession(session);
   }
 
   /**
@@ -688,11 +688,10 @@ class DeviceRuntime {
   }
 
   private endFabricSessions(fabricIndex: number): void {
-    this.stack.responderResumption.removeFabric(fabricIndex);
-    this.stack.initiatorResumption.removeFabric(fabricIndex);
-    for (const session of this.stack.sessions.secureSessions()) {
-      if (session.kind === "case" && session.fabricIndex === fabricIndex) this.stack.sessions.remove(session.localSessionId);
-    }
+    const { responderResumption, initiatorResumption, sessions } = this.stack;
+    responderResumption.removeFabric(fabricIndex);
+    initiatorResumption.removeFabric(fabricIndex);
+    for (const session of sessions.secureSessions()) if (session.kind === "case" && session.fabricIndex === fabricIndex) sessions.remove(session.localSessionId);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -706,34 +705,33 @@ class DeviceRuntime {
     this.emit({ type: "commissioning-complete", fabricIndex });
   }
 
-  private failSafeExpired(expiry: FailSafeExpiry): void {
-    this.log("warn", `fail-safe ${expiry.reason}: pending commissioning changes reverted${expiry.newFabricIndex !== undefined ? ` (fabric ${expiry.newFabricIndex} dropped)` : ""}`);
-    this.emit({ type: "fail-safe-expired", reason: expiry.reason, revertedFabricIndex: expiry.newFabricIndex ?? null });
-    if (expiry.reason === "shutdown") return;
+  private failSafeExpired({ reason, newFabricIndex, updatedFabricIndex, afterResponse }: FailSafeExpiry): void {
+    this.log("warn", `fail-safe ${reason}: pending changes reverted${newFabricIndex !== undefined ? ` (fabric ${newFabricIndex} dropped)` : ""}`);
+    this.emit({ type: "fail-safe-expired", reason, revertedFabricIndex: newFabricIndex ?? null });
+    if (reason === "shutdown") return;
     const cleanUp = () => {
       if (!this.running) return;
-      if (expiry.newFabricIndex !== undefined) this.endFabricSessions(expiry.newFabricIndex);
-      if (expiry.updatedFabricIndex !== undefined) this.endFabricSessions(expiry.updatedFabricIndex);
+      if (newFabricIndex !== undefined) this.endFabricSessions(newFabricIndex);
+      if (updatedFabricIndex !== undefined) this.endFabricSessions(updatedFabricIndex);
       // The commissioner's PASE session ends with its fail-safe (spec 11.10.7.2, CHIP).
       this.endPaseSessions();
       if (this.window.isOpen && this.commissioningSessions.size === 0) this.window.paseSessionEnded();
     };
-    if (expiry.afterResponse) {
-      const ending = (session: SecureSession) => session.kind === "pase" || session.fabricIndex === expiry.newFabricIndex || session.fabricIndex === expiry.updatedFabricIndex;
-      this.retire(ending);
-      expiry.afterResponse(cleanUp);
+    if (afterResponse) {
+      this.retire((session) => session.kind === "pase" || session.fabricIndex === newFabricIndex || session.fabricIndex === updatedFabricIndex);
+      afterResponse(cleanUp);
     } else {
       cleanUp();
     }
   }
 
-  private fabricRemoved(fabric: Fabric, context: InvokeContext): void {
-    this.window.fabricRemoved(fabric.fabricIndex);
-    this.emit({ type: "fabric-removed", fabricIndex: fabric.fabricIndex });
+  private fabricRemoved({ fabricIndex }: Fabric, context: InvokeContext): void {
+    this.window.fabricRemoved(fabricIndex);
+    this.emit({ type: "fabric-removed", fabricIndex });
     // The response goes out over the removed fabric's session first (spec 11.18.6.12).
-    this.retire((session) => session.kind === "case" && session.fabricIndex === fabric.fabricIndex);
+    this.retire((session) => session.kind === "case" && session.fabricIndex === fabricIndex);
     context.afterResponse(() => {
-      this.endFabricSessions(fabric.fabricIndex);
+      this.endFabricSessions(fabricIndex);
       if (this.running && this.fabrics.committedCount === 0 && !this.window.isOpen) {
         this.log("info", "no fabric left: commissionable again");
         this.openBasicWindow(MAX_COMMISSIONING_TIMEOUT_SECONDS);
@@ -742,20 +740,21 @@ class DeviceRuntime {
   }
 
   private refreshOperationalAdvertisements(): void {
-    if (!this.mdns || !this.running) return;
+    const { mdns, operational } = this;
+    if (!mdns || !this.running) return;
     const wanted = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
     for (const fabric of this.fabrics.fabrics()) wanted.set(fabric.fabricIndex, { compressedFabricId: bigEndian(fabric.compressedFabricId), nodeId: fabric.nodeId });
-    for (const [index, record] of [...this.operational]) {
+    for (const [index, record] of [...operational]) {
       const next = wanted.get(index);
       if (next && next.compressedFabricId === record.compressedFabricId && next.nodeId === record.nodeId) continue;
-      this.mdns.withdrawOperational(record.compressedFabricId, record.nodeId);
-      this.operational.delete(index);
+      mdns.withdrawOperational(record.compressedFabricId, record.nodeId);
+      operational.delete(index);
     }
     for (const [index, record] of wanted) {
-      if (this.operational.has(index)) continue;
+      if (operational.has(index)) continue;
       try {
-        this.mdns.advertiseOperational({ ...record, port: this.port, sessionIntervals: this.sessionIntervals() });
-        this.operational.set(index, record);
+        mdns.advertiseOperational({ ...record, port: this.port, sessionIntervals: this.sessionIntervals() });
+        operational.set(index, record);
       } catch (error) {
         this.log("warn", `operational advertisement of fabric ${index} failed: ${(error as Error).message}`);
       }
@@ -769,35 +768,39 @@ class DeviceRuntime {
   private instrument(cluster: ClusterServer): void {
     const name = cluster.definition.name;
     const invoke = cluster.invoke.bind(cluster);
+    const write = cluster.writeAttribute.bind(cluster);
+    // Logs and reports one command or write; `what` names it for the log.
+    const report = (what: "invoke" | "write", member: string, endpoint: number, context: WriteContext, outcome: string) => {
+      const subject = subjectText(context.subject);
+      const fabricIndex = context.fabricIndex;
+      this.log("info", `${what} ${name}.${member} on endpoint ${endpoint} by ${subject}: ${outcome}`);
+      this.emit(
+        what === "invoke"
+          ? { type: "command-invoked", endpoint, cluster: name, command: member, fabricIndex, subject, outcome }
+          : { type: "attribute-written", endpoint, cluster: name, attribute: member, fabricIndex, subject, outcome },
+      );
+    };
+    // A command's outcome names its cluster-specific status when it has one.
+    const failure = (error: unknown, command?: boolean) =>
+      error instanceof StatusError ? statusName((command ? error.clusterStatus : undefined) ?? error.status) : `error: ${(error as Error).message}`;
     cluster.invoke = async (command: CommandDefinition, request: unknown, context: InvokeContext): Promise<unknown> => {
-      const report = (outcome: string) => {
-        const who = subjectText(context.subject);
-        this.log("info", `invoke ${name}.${command.name} on endpoint ${context.endpoint} by ${who}: ${outcome}`);
-        this.emit({ type: "command-invoked", endpoint: context.endpoint, cluster: name, command: command.name, fabricIndex: context.fabricIndex, subject: who, outcome });
-      };
       try {
         const result = await invoke(command, request, context);
-        report(responseOutcome(result));
+        report("invoke", command.name, context.endpoint, context, responseOutcome(result));
         return result;
       } catch (error) {
-        report(error instanceof StatusError ? statusName(error.clusterStatus ?? error.status) : `error: ${(error as Error).message}`);
+        report("invoke", command.name, context.endpoint, context, failure(error, true));
         throw error;
       }
     };
-    const write = cluster.writeAttribute.bind(cluster);
     cluster.writeAttribute = (attribute: AttributeDefinition, value: unknown, context: WriteContext): void => {
       // Writes the device makes itself (no subject) are not a peer's.
       if (!context.subject) return write(attribute, value, context);
-      const report = (outcome: string) => {
-        const who = subjectText(context.subject);
-        this.log("info", `write ${name}.${attribute.name} on endpoint ${cluster.endpointId} by ${who}: ${outcome}`);
-        this.emit({ type: "attribute-written", endpoint: cluster.endpointId, cluster: name, attribute: attribute.name, fabricIndex: context.fabricIndex, subject: who, outcome });
-      };
       try {
         write(attribute, value, context);
-        report("success");
+        report("write", attribute.name, cluster.endpointId, context, "success");
       } catch (error) {
-        report(error instanceof StatusError ? statusName(error.status) : `error: ${(error as Error).message}`);
+        report("write", attribute.name, cluster.endpointId, context, failure(error));
         throw error;
       }
     };
@@ -807,31 +810,25 @@ class DeviceRuntime {
   // Status and control
 
   status(): DeviceStatus {
-    const f = this.factory;
+    const { factory, options, fabrics, window } = this;
     return {
-      vendorId: f.vendorId,
-      productId: f.productId,
-      discriminator: f.discriminator,
-      serialNumber: f.serialNumber,
-      softwareVersion: this.options.softwareVersion,
-      softwareVersionString: this.options.softwareVersionString,
+      vendorId: factory.vendorId,
+      productId: factory.productId,
+      discriminator: factory.discriminator,
+      serialNumber: factory.serialNumber,
+      softwareVersion: options.softwareVersion,
+      softwareVersionString: options.softwareVersionString,
       port: this.port,
-      commissioned: this.fabrics.committedCount > 0,
-      fabrics: this.fabrics.committedFabrics().map((fabric) => ({
-        fabricIndex: fabric.fabricIndex,
-        fabricId: nodeHex(fabric.fabricId),
-        nodeId: nodeHex(fabric.nodeId),
-        vendorId: fabric.vendorId,
-        label: fabric.label,
-      })),
-      commissioningWindow: { open: this.window.isOpen, kind: this.window.kind ?? null, takingPase: this.window.listening },
+      commissioned: fabrics.committedCount > 0,
+      fabrics: fabrics.committedFabrics().map(({ fabricIndex, fabricId, nodeId, vendorId, label }) => ({ fabricIndex, fabricId: nodeHex(fabricId), nodeId: nodeHex(nodeId), vendorId, label })),
+      commissioningWindow: { open: window.isOpen, kind: window.kind ?? null, takingPase: window.listening },
       failSafeArmed: this.failSafe.armed,
-      secureSessions: this.stack.sessions.secureSessions().map((session) => ({
-        kind: session.kind,
-        localSessionId: session.localSessionId,
-        peerNodeId: nodeHex(session.peerNodeId),
-        fabricIndex: session.fabricIndex,
-        peer: describePeer(session.peerAddress),
+      secureSessions: this.stack.sessions.secureSessions().map(({ kind, localSessionId, peerNodeId, fabricIndex, peerAddress }) => ({
+        kind,
+        localSessionId,
+        peerNodeId: nodeHex(peerNodeId),
+        fabricIndex,
+        peer: describePeer(peerAddress),
       })),
       onOff: this.onOff.onOff,
     };
@@ -882,7 +879,7 @@ class DeviceRuntime {
         return this.otaStatus();
       case "ota-check": {
         const requestor = this.otaRequestor;
-        if (!requestor) throw new Error("this device has no OTA requestor (the platform has no boot control)");
+        if (!requestor) throw new Error("no OTA requestor: the platform has no boot control");
         void requestor.checkForUpdate().then((outcome) => this.log("info", `OTA check: ${outcome}`));
         return { ok: true };
       }
@@ -900,30 +897,30 @@ class DeviceRuntime {
       if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, json(entry)]));
       return value;
     };
-    const fabrics = this.fabrics.committedFabrics();
+    const accessControl = this.accessControl;
     return {
-      fabrics: fabrics.map((fabric) =>
-        json({ fabricIndex: fabric.fabricIndex, fabricId: fabric.fabricId, nodeId: fabric.nodeId, vendorId: fabric.vendorId, label: fabric.label, rcac: fabric.rcac, icac: fabric.icac ?? null, noc: fabric.noc, ipk: fabric.ipk }),
+      fabrics: this.fabrics.committedFabrics().map(({ fabricIndex, fabricId, nodeId, vendorId, label, rcac, icac, noc, ipk }) =>
+        json({ fabricIndex, fabricId, nodeId, vendorId, label, rcac, icac: icac ?? null, noc, ipk }),
       ),
-      acl: Object.fromEntries(this.accessControl.fabricsWithEntries().map((index) => [index, json(this.accessControl.aclOf(index))])),
+      acl: Object.fromEntries(accessControl.fabricsWithEntries().map((index) => [index, json(accessControl.aclOf(index))])),
       regulatoryConfig: this.generalCommissioning.regulatoryConfig,
       failSafeArmed: this.failSafe.armed,
     };
   }
 
   private onboarding(): unknown {
-    const f = this.factory;
-    if (f.passcode === undefined) return { discriminator: f.discriminator, passcode: null, qrCode: null, manualCode: null };
+    const { passcode, discriminator, vendorId, productId } = this.factory;
+    if (passcode === undefined) return { discriminator, passcode: null, qrCode: null, manualCode: null };
     const payload = {
       version: 0,
-      vendorId: f.vendorId,
-      productId: f.productId,
+      vendorId,
+      productId,
       commissioningFlow: CommissioningFlow.Standard,
       rendezvousInformation: Rendezvous.OnNetwork | (this.platform.ble ? Rendezvous.BLE : 0),
-      discriminator: f.discriminator,
-      passcode: f.passcode,
+      discriminator,
+      passcode,
     };
-    return { discriminator: f.discriminator, passcode: f.passcode, qrCode: encodeQrPayload(payload), manualCode: encodeManualCode(payload) };
+    return { discriminator, passcode, qrCode: encodeQrPayload(payload), manualCode: encodeManualCode(payload) };
   }
 
   private installFabric(request: Record<string, unknown>): unknown {
@@ -931,14 +928,13 @@ class DeviceRuntime {
       const value = request[name];
       if (value === undefined && optional) return undefined;
       if (typeof value !== "string" || !/^([0-9a-fA-F]{2})*$/.test(value)) throw new Error(`${name} must be hex`);
-      const out = new Uint8Array(value.length / 2);
-      for (let i = 0; i < out.length; i++) out[i] = parseInt(value.slice(i * 2, i * 2 + 2), 16);
-      return out;
+      return fromHex(value);
     };
     const subjectText = String(request.caseAdminSubject ?? "");
     if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(subjectText)) throw new Error("caseAdminSubject must be a decimal or 0x-hex node id");
     const subject = BigInt(subjectText);
     const icac = bytes("icac", true);
+    const { accessControl, window } = this;
     const fabric = this.fabrics.install(
       {
         rcac: bytes("rcac")!,
@@ -949,12 +945,12 @@ class DeviceRuntime {
         vendorId: typeof request.vendorId === "number" ? request.vendorId : 0xfff1,
         ...(typeof request.label === "string" ? { label: request.label } : {}),
       },
-      (staged) => this.accessControl.stageAdministrator(staged.fabricIndex, subject),
+      (staged) => accessControl.stageAdministrator(staged.fabricIndex, subject),
     );
-    this.accessControl.adoptAdministrator(fabric.fabricIndex, subject);
+    accessControl.adoptAdministrator(fabric.fabricIndex, subject);
     this.emit(fabricAdded(fabric, false));
     // A device given its fabric this way is commissioned: the boot window has no purpose left.
-    if (this.window.isOpen && this.window.kind === "basic" && this.window.listening) this.window.close("commissioned");
+    if (window.isOpen && window.kind === "basic" && window.listening) window.close("commissioned");
     return { fabricIndex: fabric.fabricIndex };
   }
 
@@ -977,8 +973,8 @@ class DeviceRuntime {
   }
 }
 
-function fabricAdded(fabric: Fabric, pending: boolean): DeviceEvent {
-  return { type: "fabric-added", fabricIndex: fabric.fabricIndex, fabricId: nodeHex(fabric.fabricId), nodeId: nodeHex(fabric.nodeId), vendorId: fabric.vendorId, pending };
+function fabricAdded({ fabricIndex, fabricId, nodeId, vendorId }: Fabric, pending: boolean): DeviceEvent {
+  return { type: "fabric-added", fabricIndex, fabricId: nodeHex(fabricId), nodeId: nodeHex(nodeId), vendorId, pending };
 }
 
 function nodeHex(id: bigint): string {
@@ -993,11 +989,11 @@ function bigEndian(bytes: Uint8Array): bigint {
   return BigInt(`0x${toHex(bytes) || "0"}`);
 }
 
-function subjectText(subject: InvokeContext["subject"]): string {
-  if (!subject) return "the device";
-  if (subject.authMode === AuthMode.Pase) return "the PASE commissioner";
-  if (subject.authMode === AuthMode.Case) return `node ${nodeHex(subject.subject)} (fabric ${subject.fabricIndex})`;
-  return `group ${subject.subject & 0xffffn} (fabric ${subject.fabricIndex})`;
+function subjectText(descriptor: InvokeContext["subject"]): string {
+  if (!descriptor) return "the device";
+  const { authMode, subject } = descriptor;
+  if (authMode === AuthMode.Pase) return "the PASE commissioner";
+  return `${authMode === AuthMode.Case ? `node ${nodeHex(subject)}` : `group ${subject & 0xffffn}`} (fabric ${descriptor.fabricIndex})`;
 }
 
 /** A short text for a command's outcome: its response's status-like field when it has one. */
