@@ -41,8 +41,10 @@ import {
   type AttributeStatus,
   type CommandData,
   type CommandPath,
+  type EventPath,
   type InvokeRequestMessage,
   type ReadRequestMessage,
+  type StatusIB,
   type SubscribeRequestMessage,
   type WriteRequestMessage,
 } from "./messages";
@@ -114,6 +116,32 @@ interface Peer {
 
 const SUBSCRIPTION_ID_ATTEMPTS = 16;
 
+function send(exchange: Exchange, opcode: number, payload: Uint8Array): void {
+  exchange.send(INTERACTION_MODEL_PROTOCOL_ID, opcode, payload);
+}
+
+function statusIB(status: number, clusterStatus?: number): StatusIB {
+  return clusterStatus === undefined ? { status } : { status, clusterStatus };
+}
+
+/**
+ * The status a write or an invoke answers for `error` (a write's schema errors are all
+ * CONSTRAINT_ERROR), or undefined when the error carries none.
+ */
+function statusOfError(error: unknown, schemaStatus?: number): StatusIB | undefined {
+  if (error instanceof StatusError) return statusIB(error.status, error.clusterStatus);
+  if (error instanceof SchemaError) return statusIB(schemaStatus ?? (error.kind === "constraint" ? Status.ConstraintError : Status.InvalidCommand));
+  return undefined;
+}
+
+function unexpected(message: ReceivedMessage, expected: string): ImMessageError {
+  return new ImMessageError(`got opcode 0x${message.opcode.toString(16)}, expected ${expected}`);
+}
+
+function timedMismatch(timed: boolean): StatusError {
+  return new StatusError(Status.TimedRequestMismatch, timed ? "TimedRequest flag missing" : "TimedRequest flag without a TimedRequest");
+}
+
 export class InteractionServer {
   readonly limits: InteractionLimits;
   readonly subscriptions: SubscriptionManager;
@@ -126,26 +154,26 @@ export class InteractionServer {
   private readonly running = new Set<Promise<void>>();
 
   constructor(options: InteractionServerOptions) {
-    this.exchanges = options.exchanges;
-    this.model = options.model;
-    this.access = options.accessControl;
+    const exchanges = (this.exchanges = options.exchanges);
+    const model = (this.model = options.model);
+    const access = (this.access = options.accessControl);
     this.random = options.random;
-    this.limits = { ...DEFAULT_INTERACTION_LIMITS, ...options.limits };
-    this.log = options.log ?? (() => {});
+    const limits = (this.limits = { ...DEFAULT_INTERACTION_LIMITS, ...options.limits });
+    const log = (this.log = options.log ?? (() => {}));
     const isCommissioning = options.isCommissioning ?? (() => false);
     this.describeSubject = options.describeSubject ?? ((session) => subjectOfSession(session, isCommissioning(session)));
     this.subscriptions = new SubscriptionManager({
-      exchanges: this.exchanges,
-      sessions: this.exchanges.sessions,
-      model: this.model,
-      access: this.access,
-      maxPayloadSize: this.limits.maxPayloadSize,
-      processingTimeMs: this.limits.processingTimeMs,
-      maxPerFabric: this.limits.maxSubscriptionsPerFabric,
-      maxTotal: this.limits.maxSubscriptions,
-      log: this.log,
+      exchanges,
+      sessions: exchanges.sessions,
+      model,
+      access,
+      maxPayloadSize: limits.maxPayloadSize,
+      processingTimeMs: limits.processingTimeMs,
+      maxPerFabric: limits.maxSubscriptionsPerFabric,
+      maxTotal: limits.maxSubscriptions,
+      log,
     });
-    this.exchanges.registerProtocol(INTERACTION_MODEL_PROTOCOL_ID, (exchange, message) => this.accept(exchange, message));
+    exchanges.registerProtocol(INTERACTION_MODEL_PROTOCOL_ID, (exchange, message) => this.accept(exchange, message));
   }
 
   /** Interactions still being served (tests wait for them). */
@@ -173,26 +201,12 @@ export class InteractionServer {
   /** Serves one exchange to its end; every failure ends in a StatusResponse or a silent close. */
   private async serve(peer: Peer, message: ReceivedMessage): Promise<void> {
     const { exchange } = peer;
+    const { opcode, payload } = message;
     try {
-      switch (message.opcode) {
-        case Opcode.ReadRequest:
-          await this.read(peer, decodeReadRequest(message.payload));
-          break;
-        case Opcode.SubscribeRequest:
-          await this.subscribe(peer, decodeSubscribeRequest(message.payload));
-          break;
-        case Opcode.WriteRequest:
-          await this.write(peer, decodeWriteRequest(message.payload), false);
-          break;
-        case Opcode.InvokeRequest:
-          await this.invoke(peer, decodeInvokeRequest(message.payload), false);
-          break;
-        case Opcode.TimedRequest:
-          await this.timed(peer, decodeTimedRequest(message.payload).timeoutMs);
-          break;
-        default:
-          throw new ImMessageError(`opcode 0x${message.opcode.toString(16)} does not start an interaction`);
-      }
+      if (opcode === Opcode.ReadRequest) await this.read(peer, decodeReadRequest(payload));
+      else if (opcode === Opcode.SubscribeRequest) await this.subscribe(peer, decodeSubscribeRequest(payload));
+      else if (opcode === Opcode.TimedRequest) await this.timed(peer, decodeTimedRequest(payload).timeoutMs);
+      else await this.action(peer, message, false);
     } catch (error) {
       const status = error instanceof StatusError ? error.status : error instanceof ImMessageError ? Status.InvalidAction : undefined;
       if (status !== undefined) {
@@ -208,18 +222,31 @@ export class InteractionServer {
 
   private sendStatus(exchange: Exchange, status: number): void {
     try {
-      if (exchange.isOpen) exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.StatusResponse, encodeStatusResponse(status));
+      if (exchange.isOpen) send(exchange, Opcode.StatusResponse, encodeStatusResponse(status));
     } catch (error) {
       this.log("debug", `status response not sent: ${(error as Error).message}`);
     }
   }
 
+  /** The peer's next message on `exchange`, waiting `extraMs` beyond its processing time. */
+  private nextMessage(exchange: Exchange, extraMs = 0): Promise<ReceivedMessage> {
+    return exchange.nextMessage(extraMs + exchange.responseTimeoutMs(this.limits.processingTimeMs));
+  }
+
   /** Waits for the peer's StatusResponse to a chunk; anything but SUCCESS ends the interaction. */
   private async awaitStatus(exchange: Exchange): Promise<void> {
-    const reply = await exchange.nextMessage(exchange.responseTimeoutMs(this.limits.processingTimeMs));
-    if (reply.opcode !== Opcode.StatusResponse) throw new ImMessageError(`expected a StatusResponse, got opcode 0x${reply.opcode.toString(16)}`);
+    const reply = await this.nextMessage(exchange);
+    if (reply.opcode !== Opcode.StatusResponse) throw unexpected(reply, "a StatusResponse");
     const { status } = decodeStatusResponse(reply.payload);
     if (status !== Status.Success) throw new PeerStatusError(status);
+  }
+
+  /** A write or an invoke (`message`), alone or after a TimedRequest; anything else is refused. */
+  private action(peer: Peer, message: ReceivedMessage, timed: boolean): Promise<void> {
+    const { opcode, payload } = message;
+    if (opcode === Opcode.WriteRequest) return this.write(peer, decodeWriteRequest(payload), timed);
+    if (opcode === Opcode.InvokeRequest) return this.invoke(peer, decodeInvokeRequest(payload), timed);
+    throw unexpected(message, "an interaction's first message");
   }
 
   private scope(peer: Peer, fabricFiltered: boolean): ReadScope {
@@ -229,17 +256,20 @@ export class InteractionServer {
   // -------------------------------------------------------------------------------------------
   // Read
 
-  private checkPathCounts(attributePaths: number, eventPaths: number): void {
-    if (attributePaths > this.limits.maxAttributePaths || eventPaths > this.limits.maxEventPaths) {
-      throw new StatusError(Status.PathsExhausted, `${attributePaths} attribute and ${eventPaths} event paths exceed ${this.limits.maxAttributePaths} and ${this.limits.maxEventPaths}`);
-    }
-  }
-
-  private async read(peer: Peer, request: ReadRequestMessage): Promise<void> {
+  /** The paths of a read or a subscription, checked against the spec's rules and this node's limits. */
+  private readPaths(request: ReadRequestMessage): [AttributePath[], EventPath[]] {
     const attributePaths = request.attributeRequests ?? [];
     const eventPaths = request.eventRequests ?? [];
+    const { maxAttributePaths, maxEventPaths } = this.limits;
     checkReadPaths(attributePaths, eventPaths);
-    this.checkPathCounts(attributePaths.length, eventPaths.length);
+    if (attributePaths.length > maxAttributePaths || eventPaths.length > maxEventPaths) {
+      throw new StatusError(Status.PathsExhausted, `too many paths: ${attributePaths.length} attribute, ${eventPaths.length} event`);
+    }
+    return [attributePaths, eventPaths];
+  }
+
+  /** The report messages of a read or a subscription's priming. */
+  private reports(peer: Peer, request: ReadRequestMessage, [attributePaths, eventPaths]: [AttributePath[], EventPath[]], options: { subscriptionId?: number; suppressResponseOnLast?: boolean }): ReportPacker {
     const scope = this.scope(peer, request.isFabricFiltered);
     const eventMin = eventMinFrom(request.eventFilters);
     const filters = request.dataVersionFilters;
@@ -247,18 +277,27 @@ export class InteractionServer {
       yield* attributeReportItems(scope, attributePaths, filters ? { dataVersionFilters: filters } : {});
       yield* eventReportItems(scope, eventPaths, eventMin, true);
     })();
-    const packer = new ReportPacker(items, this.limits.maxPayloadSize, { suppressResponseOnLast: true }, () => this.log("warn", "a value too large for a report was left out"));
+    return new ReportPacker(items, this.limits.maxPayloadSize, options, () => this.log("warn", "a value too large for a report was left out"));
+  }
+
+  private async read(peer: Peer, request: ReadRequestMessage): Promise<void> {
+    const packer = this.reports(peer, request, this.readPaths(request), { suppressResponseOnLast: true });
     await this.sendReports(peer.exchange, packer, false);
     peer.exchange.close();
   }
 
-  /** Sends every message of `packer`; chunks (and, for subscriptions, every message) wait for the peer's StatusResponse. */
-  private async sendReports(exchange: Exchange, packer: ReportPacker, acknowledgeLast: boolean): Promise<void> {
+  /**
+   * Sends every message of `packer`; chunks (and, for subscriptions, every message) wait for the
+   * peer's StatusResponse. Returns the number of the last event reported.
+   */
+  private async sendReports(exchange: Exchange, packer: ReportPacker, acknowledgeLast: boolean): Promise<bigint | undefined> {
+    let lastEvent: bigint | undefined;
     for (;;) {
       const message = packer.next();
-      exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.ReportData, message.payload);
+      send(exchange, Opcode.ReportData, message.payload);
       if (message.more || acknowledgeLast) await this.awaitStatus(exchange);
-      if (!message.more) return;
+      if (message.lastEventNumber !== undefined) lastEvent = message.lastEventNumber;
+      if (!message.more) return lastEvent;
     }
   }
 
@@ -266,56 +305,43 @@ export class InteractionServer {
   // Subscribe
 
   private async subscribe(peer: Peer, request: SubscribeRequestMessage): Promise<void> {
-    const attributePaths = request.attributeRequests ?? [];
-    const eventPaths = request.eventRequests ?? [];
-    if (attributePaths.length === 0 && eventPaths.length === 0) throw new ImMessageError("a subscription needs attribute or event paths");
+    const { exchange, subject } = peer;
+    const { subscriptions, model } = this;
+    if (!request.attributeRequests?.length && !request.eventRequests?.length) throw new ImMessageError("a subscription needs attribute or event paths");
     if (request.minIntervalFloor > request.maxIntervalCeiling) throw new ImMessageError("MinIntervalFloor is above MaxIntervalCeiling");
-    checkReadPaths(attributePaths, eventPaths);
-    this.checkPathCounts(attributePaths.length, eventPaths.length);
-    if (!request.keepSubscriptions) this.subscriptions.endSubscriberSubscriptions(peer.subject);
-    if (!this.subscriptions.makeRoom(peer.subject)) throw new StatusError(Status.ResourceExhausted, "no room for another subscription");
+    const paths = this.readPaths(request);
+    const [attributePaths, eventPaths] = paths;
+    if (!request.keepSubscriptions) subscriptions.endSubscriberSubscriptions(subject);
+    if (!subscriptions.makeRoom(subject)) throw new StatusError(Status.ResourceExhausted, "no room for another subscription");
 
     // The publisher may choose any max interval from the floor up to max(60 minutes, ceiling)
     // (spec 8.5.1.1); it takes the ceiling, but never less than a second.
     const maxInterval = Math.max(request.maxIntervalCeiling, 1);
     const eventMin = eventMinFrom(request.eventFilters);
-    const subscription = this.subscriptions.add({
+    const subscription = subscriptions.add({
       id: this.newSubscriptionId(),
       session: peer.session,
-      subject: peer.subject,
+      subject,
       attributePaths,
       eventPaths,
       fabricFiltered: request.isFabricFiltered,
-      eventMin: eventMin > this.model.events.next ? eventMin : this.model.events.next,
+      eventMin: eventMin > model.events.next ? eventMin : model.events.next,
       minIntervalSeconds: request.minIntervalFloor,
       maxIntervalSeconds: maxInterval,
     });
-    subscription.exchange = peer.exchange;
+    const subscriptionId = subscription.id;
+    subscription.exchange = exchange;
     try {
-      const scope = this.scope(peer, request.isFabricFiltered);
-      const filters = request.dataVersionFilters;
-      let lastEvent: bigint | undefined;
-      const items = (function* (): Generator<ReportItem> {
-        yield* attributeReportItems(scope, attributePaths, filters ? { dataVersionFilters: filters } : {});
-        yield* eventReportItems(scope, eventPaths, eventMin, true);
-      })();
-      const packer = new ReportPacker(items, this.limits.maxPayloadSize, { subscriptionId: subscription.id }, () => this.log("warn", "a value too large for a report was left out"));
-      for (;;) {
-        const message = packer.next();
-        peer.exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.ReportData, message.payload);
-        await this.awaitStatus(peer.exchange);
-        if (message.lastEventNumber !== undefined) lastEvent = message.lastEventNumber;
-        if (!message.more) break;
-      }
+      const lastEvent = await this.sendReports(exchange, this.reports(peer, request, paths, { subscriptionId }), true);
       if (subscription.ended) throw new Error("the subscription ended while priming");
       if (lastEvent !== undefined && lastEvent >= subscription.eventMin) subscription.eventMin = lastEvent + 1n;
-      peer.exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.SubscribeResponse, encodeSubscribeResponse({ subscriptionId: subscription.id, maxInterval }));
+      send(exchange, Opcode.SubscribeResponse, encodeSubscribeResponse({ subscriptionId, maxInterval }));
       subscription.exchange = undefined;
-      peer.exchange.close();
-      this.subscriptions.activate(subscription);
+      exchange.close();
+      subscriptions.activate(subscription);
     } catch (error) {
       subscription.exchange = undefined;
-      this.subscriptions.end(subscription, `priming failed: ${(error as Error).message}`);
+      subscriptions.end(subscription, `priming failed: ${(error as Error).message}`);
       throw error;
     }
   }
@@ -334,87 +360,87 @@ export class InteractionServer {
 
   private async timed(peer: Peer, timeoutMs: number): Promise<void> {
     const { exchange } = peer;
-    const deadline = this.model.clock.now() + timeoutMs;
-    exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.StatusResponse, encodeStatusResponse(Status.Success));
+    const clock = this.model.clock;
+    const deadline = clock.now() + timeoutMs;
+    send(exchange, Opcode.StatusResponse, encodeStatusResponse(Status.Success));
     // Wait past the deadline so that a late action still gets its TIMEOUT answer.
-    const action = await exchange.nextMessage(timeoutMs + exchange.responseTimeoutMs(this.limits.processingTimeMs));
-    if (action.opcode !== Opcode.WriteRequest && action.opcode !== Opcode.InvokeRequest) throw new ImMessageError(`a TimedRequest must be followed by a write or an invoke, not opcode 0x${action.opcode.toString(16)}`);
-    if (this.model.clock.now() > deadline) throw new StatusError(Status.Timeout, "the action came after the timed request's timeout");
-    if (action.opcode === Opcode.WriteRequest) await this.write(peer, decodeWriteRequest(action.payload), true);
-    else await this.invoke(peer, decodeInvokeRequest(action.payload), true);
+    const action = await this.nextMessage(exchange, timeoutMs);
+    const { opcode } = action;
+    if (opcode !== Opcode.WriteRequest && opcode !== Opcode.InvokeRequest) throw unexpected(action, "a write or an invoke");
+    if (clock.now() > deadline) throw new StatusError(Status.Timeout, "action after the TimedRequest's timeout");
+    await this.action(peer, action, true);
   }
 
   // -------------------------------------------------------------------------------------------
   // Write
 
   private async write(peer: Peer, first: WriteRequestMessage, timed: boolean): Promise<void> {
-    const { exchange } = peer;
+    const { exchange, subject } = peer;
     let request = first;
-    if (request.timedRequest !== timed) throw new StatusError(Status.TimedRequestMismatch, timed ? "TimedRequest flag missing after a TimedRequest" : "TimedRequest flag without a TimedRequest");
-    if (request.moreChunkedMessages && request.suppressResponse) throw new ImMessageError("a chunked write cannot suppress its responses");
-    if (timed && request.moreChunkedMessages) throw new ImMessageError("a timed write cannot be chunked");
-    const context: WriteContext = { subject: peer.subject, fabricIndex: peer.subject.fabricIndex, session: peer.session, timed };
+    const suppressedChunk = () => new ImMessageError("a chunked write cannot suppress its responses");
+    if (request.timedRequest !== timed) throw timedMismatch(timed);
+    if (request.moreChunkedMessages && request.suppressResponse) throw suppressedChunk();
+    if (request.moreChunkedMessages && timed) throw new ImMessageError("a timed write cannot be chunked");
+    const context: WriteContext = { subject, fabricIndex: subject.fabricIndex, session: peer.session, timed };
     for (;;) {
-      const statuses: AttributeStatus[] = [];
-      for (const data of request.writeRequests) statuses.push(this.writeOne(peer, data, context));
-      if (!request.suppressResponse) exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.WriteResponse, encodeWriteResponse({ writeResponses: statuses }));
+      const writeResponses = request.writeRequests.map((data) => this.writeOne(peer, data, context));
+      if (!request.suppressResponse) send(exchange, Opcode.WriteResponse, encodeWriteResponse({ writeResponses }));
       if (!request.moreChunkedMessages) break;
-      const next = await exchange.nextMessage(exchange.responseTimeoutMs(this.limits.processingTimeMs));
-      if (next.opcode !== Opcode.WriteRequest) throw new ImMessageError(`expected the next WriteRequest chunk, got opcode 0x${next.opcode.toString(16)}`);
+      const next = await this.nextMessage(exchange);
+      if (next.opcode !== Opcode.WriteRequest) throw unexpected(next, "a WriteRequest chunk");
       request = decodeWriteRequest(next.payload);
-      if (request.timedRequest !== timed) throw new StatusError(Status.TimedRequestMismatch, "TimedRequest flag changed between chunks");
-      if (request.suppressResponse) throw new ImMessageError("a chunked write cannot suppress its responses");
+      if (request.timedRequest !== timed) throw timedMismatch(timed);
+      if (request.suppressResponse) throw suppressedChunk();
     }
     exchange.close();
   }
 
-  private writeOne(peer: Peer, data: AttributeData, context: WriteContext): AttributeStatus {
-    const path = data.path;
-    if (path.endpoint === undefined || path.cluster === undefined || path.attribute === undefined) throw new ImMessageError("a unicast write needs a concrete path");
-    if (typeof path.listIndex === "number") throw new ImMessageError("list entries cannot be written by index");
-    const append = path.listIndex === null;
-    const reported: AttributePath = { endpoint: path.endpoint, cluster: path.cluster, attribute: path.attribute };
-    if (append) reported.listIndex = null;
-    const status = (code: number, clusterStatus?: number): AttributeStatus => ({ path: reported, status: clusterStatus === undefined ? { status: code } : { status: code, clusterStatus } });
-    const target = { endpoint: path.endpoint, cluster: path.cluster };
-    if (!this.access.allows(peer.subject, target, Privilege.View)) return status(Status.UnsupportedAccess);
-    const cluster = this.model.cluster(path.endpoint, path.cluster);
-    if (!this.model.endpoint(path.endpoint)) return status(Status.UnsupportedEndpoint);
+  private writeOne({ subject }: Peer, data: AttributeData, context: WriteContext): AttributeStatus {
+    const { endpoint, cluster: clusterId, attribute: attributeId, listIndex } = data.path;
+    if (endpoint === undefined || clusterId === undefined || attributeId === undefined) throw new ImMessageError("a unicast write needs a concrete path");
+    if (typeof listIndex === "number") throw new ImMessageError("list entries cannot be written by index");
+    const append = listIndex === null;
+    const { access, model } = this;
+    const { fabricIndex } = context;
+    const path: AttributePath = { endpoint, cluster: clusterId, attribute: attributeId };
+    if (append) path.listIndex = null;
+    const status = (code: number | StatusIB): AttributeStatus => ({ path, status: typeof code === "number" ? { status: code } : code });
+    const target = { endpoint, cluster: clusterId };
+    if (!access.allows(subject, target, Privilege.View)) return status(Status.UnsupportedAccess);
+    const cluster = model.cluster(endpoint, clusterId);
+    if (!model.endpoint(endpoint)) return status(Status.UnsupportedEndpoint);
     if (!cluster) return status(Status.UnsupportedCluster);
-    const attribute = findAttribute(cluster.definition, path.attribute);
+    const attribute = findAttribute(cluster.definition, attributeId);
     if (!attribute) return status(Status.UnsupportedAttribute);
-    if (attribute.writePrivilege === undefined) return status(Status.UnsupportedWrite);
-    if (!this.access.allows(peer.subject, target, attribute.writePrivilege)) return status(Status.UnsupportedAccess);
+    const { writePrivilege, fabricScoped, schema, name } = attribute;
+    if (writePrivilege === undefined) return status(Status.UnsupportedWrite);
+    if (!access.allows(subject, target, writePrivilege)) return status(Status.UnsupportedAccess);
     if (attribute.timed && !context.timed) return status(Status.NeedsTimedInteraction);
-    if (attribute.fabricScoped && context.fabricIndex === 0) return status(Status.UnsupportedAccess);
+    if (fabricScoped && fabricIndex === 0) return status(Status.UnsupportedAccess);
     if (data.dataVersion !== undefined && data.dataVersion !== cluster.dataVersion) return status(Status.DataVersionMismatch);
-    const schema = attribute.schema;
-    const fabric = attribute.fabricScoped ? context.fabricIndex : undefined;
-    let value: unknown;
+    const fabric = fabricScoped ? fabricIndex : undefined;
+    let decoded = false;
     try {
+      let value: unknown;
       if (append) {
         if (schema.kind !== "list") throw new ImMessageError("only list attributes take appends");
-        const entry = decodeValue(data.data, schema.item, fabric, attribute.name);
-        const view = { fabricIndex: context.fabricIndex, fabricFiltered: true };
-        const current = cluster.readValue(attribute, { ...view, subject: peer.subject });
-        if (!Array.isArray(current)) throw new Error(`${attribute.name} is not a list`);
-        const mine = attribute.fabricScoped ? current.filter((e) => visibleEntry(schema.item, e, view)) : current;
-        value = [...mine, entry];
+        const entry = decodeValue(data.data, schema.item, fabric, name);
+        const view = { fabricIndex, fabricFiltered: true };
+        const current = cluster.readValue(attribute, { ...view, subject });
+        if (!Array.isArray(current)) throw new Error(`${name} is not a list`);
+        value = [...(fabricScoped ? current.filter((e) => visibleEntry(schema.item, e, view)) : current), entry];
         if (schema.maxLength !== undefined && (value as unknown[]).length > schema.maxLength) return status(Status.ResourceExhausted);
       } else {
-        value = decodeValue(data.data, schema, fabric, attribute.name);
+        value = decodeValue(data.data, schema, fabric, name);
       }
-    } catch (error) {
-      if (error instanceof SchemaError) return status(Status.ConstraintError);
-      if (error instanceof StatusError) return status(error.status, error.clusterStatus);
-      throw error;
-    }
-    try {
+      decoded = true;
       cluster.writeAttribute(attribute, value, context);
     } catch (error) {
-      if (error instanceof StatusError) return status(error.status, error.clusterStatus);
-      if (error instanceof SchemaError) return status(Status.ConstraintError);
-      this.log("error", `writing ${cluster.definition.name}.${attribute.name} failed: ${(error as Error).message}`);
+      const answer = statusOfError(error, Status.ConstraintError);
+      if (answer) return status(answer);
+      // Any other decoding failure ends the interaction; any other write failure is this node's FAILURE.
+      if (!decoded) throw error;
+      this.log("error", `writing ${cluster.definition.name}.${name} failed: ${(error as Error).message}`);
       return status(Status.Failure);
     }
     return status(Status.Success);
@@ -425,11 +451,12 @@ export class InteractionServer {
 
   private async invoke(peer: Peer, request: InvokeRequestMessage, timed: boolean): Promise<void> {
     const { exchange } = peer;
-    if (request.timedRequest !== timed) throw new StatusError(Status.TimedRequestMismatch, timed ? "TimedRequest flag missing after a TimedRequest" : "TimedRequest flag without a TimedRequest");
-    const commands = request.invokeRequests;
-    if (commands.length === 0) throw new ImMessageError("an invoke needs at least one command");
-    if (commands.length > this.limits.maxPathsPerInvoke) throw new ImMessageError(`${commands.length} commands exceed MaxPathsPerInvoke (${this.limits.maxPathsPerInvoke})`);
-    const batch = commands.length > 1;
+    const { invokeRequests: commands, suppressResponse } = request;
+    const { length } = commands;
+    if (request.timedRequest !== timed) throw timedMismatch(timed);
+    if (length === 0) throw new ImMessageError("an invoke needs at least one command");
+    if (length > this.limits.maxPathsPerInvoke) throw new ImMessageError(`${length} commands exceed MaxPathsPerInvoke`);
+    const batch = length > 1;
     const paths = new Set<string>();
     const refs = new Set<number>();
     for (const command of commands) {
@@ -451,25 +478,23 @@ export class InteractionServer {
     let pending: Uint8Array[] = [];
     let size = INVOKE_RESPONSE_OVERHEAD;
     for (const command of commands) {
-      const item = await this.invokeOne(peer, command, timed, afterResponse);
-      if (request.suppressResponse) continue;
+      let item = await this.invokeOne(peer, command, timed, afterResponse);
+      if (suppressResponse) continue;
       if (size + item.length > budget && pending.length > 0) {
         // Spec 8.8.3.3: a response too large for one message goes in chunks, each acknowledged.
-        exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.InvokeResponse, encodeInvokeResponse({ invokeResponses: pending, moreChunkedMessages: true }));
+        send(exchange, Opcode.InvokeResponse, encodeInvokeResponse({ invokeResponses: pending, moreChunkedMessages: true }));
         await this.awaitStatus(exchange);
         pending = [];
         size = INVOKE_RESPONSE_OVERHEAD;
       }
       if (size + item.length > budget) {
-        this.log("error", "a command response larger than a message was replaced by FAILURE");
-        pending.push(commandStatusItem(command.path as CommandPath, { status: Status.Failure }, command.commandRef));
-        size += pending[pending.length - 1]!.length;
-        continue;
+        this.log("error", "a command response too large: FAILURE instead");
+        item = commandStatusItem(command.path as CommandPath, { status: Status.Failure }, command.commandRef);
       }
       pending.push(item);
       size += item.length;
     }
-    if (!request.suppressResponse) exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.InvokeResponse, encodeInvokeResponse({ invokeResponses: pending }));
+    if (!suppressResponse) send(exchange, Opcode.InvokeResponse, encodeInvokeResponse({ invokeResponses: pending }));
     exchange.close();
     if (afterResponse.length > 0) {
       await this.acknowledged(exchange);
@@ -488,59 +513,56 @@ export class InteractionServer {
     return new Promise((resolve) => exchange.onClosed(resolve));
   }
 
-  private async invokeOne(peer: Peer, data: CommandData, timed: boolean, afterResponse: (() => void)[]): Promise<Uint8Array> {
-    const path = { endpoint: data.path.endpoint!, cluster: data.path.cluster, command: data.path.command };
+  private async invokeOne({ subject, session }: Peer, data: CommandData, timed: boolean, afterResponse: (() => void)[]): Promise<Uint8Array> {
+    const { endpoint, cluster: clusterId, command: commandId } = data.path as Required<CommandPath>;
+    const { access, model } = this;
+    const { fabricIndex } = subject;
+    const path = { endpoint, cluster: clusterId, command: commandId };
     const ref = data.commandRef;
-    const status = (code: number, clusterStatus?: number): Uint8Array => commandStatusItem(path, clusterStatus === undefined ? { status: code } : { status: code, clusterStatus }, ref);
-    const target = { endpoint: path.endpoint, cluster: path.cluster };
-    if (!this.access.allows(peer.subject, target, Privilege.Operate)) return status(Status.UnsupportedAccess);
-    if (!this.model.endpoint(path.endpoint)) return status(Status.UnsupportedEndpoint);
-    const cluster = this.model.cluster(path.endpoint, path.cluster);
+    const status = (code: number | StatusIB): Uint8Array => commandStatusItem(path, typeof code === "number" ? { status: code } : code, ref);
+    const target = { endpoint, cluster: clusterId };
+    if (!access.allows(subject, target, Privilege.Operate)) return status(Status.UnsupportedAccess);
+    if (!model.endpoint(endpoint)) return status(Status.UnsupportedEndpoint);
+    const cluster = model.cluster(endpoint, clusterId);
     if (!cluster) return status(Status.UnsupportedCluster);
-    const command = findCommand(cluster.definition, path.command);
+    const command = findCommand(cluster.definition, commandId);
     if (!command) return status(Status.UnsupportedCommand);
-    if (!this.access.allows(peer.subject, target, command.privilege)) return status(Status.UnsupportedAccess);
-    if (command.fabricScoped && peer.subject.fabricIndex === 0) return status(Status.UnsupportedAccess);
+    const { request, fabricScoped, name, response } = command;
+    if (!access.allows(subject, target, command.privilege)) return status(Status.UnsupportedAccess);
+    if (fabricScoped && fabricIndex === 0) return status(Status.UnsupportedAccess);
     if (command.timed && !timed) return status(Status.NeedsTimedInteraction);
+    const failed = (what: string, error: unknown) => {
+      this.log("error", `${cluster.definition.name}.${name} ${what}: ${(error as Error).message}`);
+      return status(Status.Failure);
+    };
 
     let fields: unknown;
     try {
       if (data.fields === undefined) {
-        if (command.request.kind === "struct" && command.request.fields.some((f) => !f.optional)) return status(Status.InvalidCommand);
-        fields = command.request.kind === "struct" || command.request.kind === "empty" ? {} : undefined;
+        if (request.kind === "struct" && request.fields.some((f) => !f.optional)) return status(Status.InvalidCommand);
+        fields = request.kind === "struct" || request.kind === "empty" ? {} : undefined;
       } else {
-        fields = decodeValue(data.fields, command.request, command.fabricScoped ? peer.subject.fabricIndex : undefined, command.name);
+        fields = decodeValue(data.fields, request, fabricScoped ? fabricIndex : undefined, name);
       }
     } catch (error) {
-      if (error instanceof SchemaError) return status(error.kind === "constraint" ? Status.ConstraintError : Status.InvalidCommand);
+      if (error instanceof SchemaError) return status(statusOfError(error)!);
       throw error;
     }
 
-    const context: InvokeContext = {
-      subject: peer.subject,
-      session: peer.session,
-      fabricIndex: peer.subject.fabricIndex,
-      timed,
-      endpoint: path.endpoint,
-      afterResponse: (callback) => afterResponse.push(callback),
-    };
+    const context: InvokeContext = { subject, session, fabricIndex, timed, endpoint, afterResponse: (callback) => afterResponse.push(callback) };
     if (ref !== undefined) context.commandRef = ref;
     let result: unknown;
     try {
       result = await cluster.invoke(command, fields, context);
     } catch (error) {
-      if (error instanceof StatusError) return status(error.status, error.clusterStatus);
-      if (error instanceof SchemaError) return status(error.kind === "constraint" ? Status.ConstraintError : Status.InvalidCommand);
-      this.log("error", `${cluster.definition.name}.${command.name} failed: ${(error as Error).message}`);
-      return status(Status.Failure);
+      const answer = statusOfError(error);
+      return answer ? status(answer) : failed("failed", error);
     }
-    if (!command.response || result === undefined) return status(Status.Success);
-    const response = command.response;
+    if (!response || result === undefined) return status(Status.Success);
     try {
-      return commandResponseItem({ ...path, command: response.id }, (w, tag) => encodeValue(w, tag, response.schema, result, undefined, `${command.name} response`), ref);
+      return commandResponseItem({ ...path, command: response.id }, (w, tag) => encodeValue(w, tag, response.schema, result, undefined, `${name} response`), ref);
     } catch (error) {
-      this.log("error", `${cluster.definition.name}.${command.name} response could not be encoded: ${(error as Error).message}`);
-      return status(Status.Failure);
+      return failed("response not encoded", error);
     }
   }
 }
