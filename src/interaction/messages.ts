@@ -7,7 +7,7 @@
 // arrays, context tags the spec does not define are ignored (newer peers add fields), and any
 // other deviation — wrong container, wrong type, value out of range, missing required field,
 // duplicate tag — is an ImMessageError, which the server answers with INVALID_ACTION.
-import { CodecError } from "../codec/bytes";
+import { CodecError, concatBytes } from "../codec/bytes";
 import { TlvStruct, TlvWriter, decodeTlv, type TlvElement, type TlvTag } from "../codec/tlv";
 import { INTERACTION_MODEL_REVISION, REVISION_TAG } from "./constants";
 
@@ -224,6 +224,19 @@ function ranged(value: number | undefined, max: number, what: string): number | 
   return value;
 }
 
+function optionalRanged(fields: TlvStruct, tag: number, max: number, what: string): number | undefined {
+  return ranged(fields.optionalUint(tag), max, what);
+}
+
+function requiredRanged(fields: TlvStruct, tag: number, max: number, what: string): number {
+  return ranged(fields.uint(tag), max, what)!;
+}
+
+/** Sets `key` when `value` is present: an absent optional field stays absent, not undefined. */
+function put<T, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined) target[key] = value;
+}
+
 function items(fields: TlvStruct, tag: number, what: string): TlvElement[] | undefined {
   const field = fields.get(tag);
   if (!field) return undefined;
@@ -240,72 +253,57 @@ function optionalNode(fields: TlvStruct, tag: number): bigint | undefined {
 export function decodeAttributePath(el: TlvElement): AttributePath {
   const f = container(el, "list", "AttributePathIB");
   const path: AttributePath = {};
-  const compression = f.optionalBool(0);
-  if (compression !== undefined) path.enableTagCompression = compression;
-  const node = optionalNode(f, 1);
-  if (node !== undefined) path.node = node;
-  const endpoint = ranged(f.optionalUint(2), U16_MAX, "endpoint");
-  if (endpoint !== undefined) path.endpoint = endpoint;
-  const cluster = ranged(f.optionalUint(3), U32_MAX, "cluster");
-  if (cluster !== undefined) path.cluster = cluster;
-  const attribute = ranged(f.optionalUint(4), U32_MAX, "attribute");
-  if (attribute !== undefined) path.attribute = attribute;
+  put(path, "enableTagCompression", f.optionalBool(0));
+  put(path, "node", optionalNode(f, 1));
+  put(path, "endpoint", optionalRanged(f, 2, U16_MAX, "endpoint"));
+  put(path, "cluster", optionalRanged(f, 3, U32_MAX, "cluster"));
+  put(path, "attribute", optionalRanged(f, 4, U32_MAX, "attribute"));
   if (f.has(5)) path.listIndex = f.isNull(5) ? null : (ranged(f.uint(5), U16_MAX, "list index") as number);
-  const flags = ranged(f.optionalUint(6), U32_MAX, "wildcard path flags");
-  if (flags !== undefined) path.wildcardPathFlags = flags;
+  put(path, "wildcardPathFlags", optionalRanged(f, 6, U32_MAX, "wildcard path flags"));
   return path;
 }
 
 export function decodeEventPath(el: TlvElement): EventPath {
   const f = container(el, "list", "EventPathIB");
   const path: EventPath = {};
-  const node = optionalNode(f, 0);
-  if (node !== undefined) path.node = node;
-  const endpoint = ranged(f.optionalUint(1), U16_MAX, "endpoint");
-  if (endpoint !== undefined) path.endpoint = endpoint;
-  const cluster = ranged(f.optionalUint(2), U32_MAX, "cluster");
-  if (cluster !== undefined) path.cluster = cluster;
-  const event = ranged(f.optionalUint(3), U32_MAX, "event");
-  if (event !== undefined) path.event = event;
-  const urgent = f.optionalBool(4);
-  if (urgent !== undefined) path.isUrgent = urgent;
+  put(path, "node", optionalNode(f, 0));
+  put(path, "endpoint", optionalRanged(f, 1, U16_MAX, "endpoint"));
+  put(path, "cluster", optionalRanged(f, 2, U32_MAX, "cluster"));
+  put(path, "event", optionalRanged(f, 3, U32_MAX, "event"));
+  put(path, "isUrgent", f.optionalBool(4));
   return path;
 }
 
 export function decodeEventFilter(el: TlvElement): EventFilter {
   const f = container(el, "structure", "EventFilterIB");
   const filter: EventFilter = { eventMin: f.uint64(1) };
-  const node = optionalNode(f, 0);
-  if (node !== undefined) filter.node = node;
+  put(filter, "node", optionalNode(f, 0));
   return filter;
 }
 
 export function decodeClusterPath(el: TlvElement): ClusterPath {
   const f = container(el, "list", "ClusterPathIB");
-  const path: ClusterPath = { endpoint: ranged(f.uint(1), U16_MAX, "endpoint")!, cluster: ranged(f.uint(2), U32_MAX, "cluster")! };
-  const node = optionalNode(f, 0);
-  if (node !== undefined) path.node = node;
+  const path: ClusterPath = { endpoint: requiredRanged(f, 1, U16_MAX, "endpoint"), cluster: requiredRanged(f, 2, U32_MAX, "cluster") };
+  put(path, "node", optionalNode(f, 0));
   return path;
 }
 
 export function decodeDataVersionFilter(el: TlvElement): DataVersionFilter {
   const f = container(el, "structure", "DataVersionFilterIB");
-  return { path: decodeClusterPath(required(f, 0)), dataVersion: ranged(f.uint(1), U32_MAX, "data version")! };
+  return { path: decodeClusterPath(required(f, 0)), dataVersion: requiredRanged(f, 1, U32_MAX, "data version") };
 }
 
 export function decodeCommandPath(el: TlvElement): CommandPath {
   const f = container(el, "list", "CommandPathIB");
-  const path: CommandPath = { cluster: ranged(f.uint(1), U32_MAX, "cluster")!, command: ranged(f.uint(2), U32_MAX, "command")! };
-  const endpoint = ranged(f.optionalUint(0), U16_MAX, "endpoint");
-  if (endpoint !== undefined) path.endpoint = endpoint;
+  const path: CommandPath = { cluster: requiredRanged(f, 1, U32_MAX, "cluster"), command: requiredRanged(f, 2, U32_MAX, "command") };
+  put(path, "endpoint", optionalRanged(f, 0, U16_MAX, "endpoint"));
   return path;
 }
 
 export function decodeStatusIB(el: TlvElement): StatusIB {
   const f = container(el, "structure", "StatusIB");
-  const status: StatusIB = { status: ranged(f.uint(0), 0xff, "status")! };
-  const clusterStatus = ranged(f.optionalUint(1), 0xff, "cluster status");
-  if (clusterStatus !== undefined) status.clusterStatus = clusterStatus;
+  const status: StatusIB = { status: requiredRanged(f, 0, 0xff, "status") };
+  put(status, "clusterStatus", optionalRanged(f, 1, 0xff, "cluster status"));
   return status;
 }
 
@@ -318,8 +316,7 @@ function required(f: TlvStruct, tag: number): TlvElement {
 export function decodeAttributeData(el: TlvElement): AttributeData {
   const f = container(el, "structure", "AttributeDataIB");
   const data: AttributeData = { path: decodeAttributePath(required(f, 1)), data: required(f, 2) };
-  const version = ranged(f.optionalUint(0), U32_MAX, "data version");
-  if (version !== undefined) data.dataVersion = version;
+  put(data, "dataVersion", optionalRanged(f, 0, U32_MAX, "data version"));
   return data;
 }
 
@@ -339,17 +336,12 @@ export function decodeAttributeReport(el: TlvElement): AttributeReport {
 
 export function decodeEventData(el: TlvElement): EventData {
   const f = container(el, "structure", "EventDataIB");
-  const data: EventData = { path: decodeEventPath(required(f, 0)), eventNumber: f.uint64(1), priority: ranged(f.uint(2), 2, "priority")! };
-  const epoch = f.optionalUint64(3);
-  if (epoch !== undefined) data.epochTimestamp = epoch;
-  const system = f.optionalUint64(4);
-  if (system !== undefined) data.systemTimestamp = system;
-  const deltaEpoch = f.optionalUint64(5);
-  if (deltaEpoch !== undefined) data.deltaEpochTimestamp = deltaEpoch;
-  const deltaSystem = f.optionalUint64(6);
-  if (deltaSystem !== undefined) data.deltaSystemTimestamp = deltaSystem;
-  const payload = f.get(7);
-  if (payload) data.data = payload;
+  const data: EventData = { path: decodeEventPath(required(f, 0)), eventNumber: f.uint64(1), priority: requiredRanged(f, 2, 2, "priority") };
+  put(data, "epochTimestamp", f.optionalUint64(3));
+  put(data, "systemTimestamp", f.optionalUint64(4));
+  put(data, "deltaEpochTimestamp", f.optionalUint64(5));
+  put(data, "deltaSystemTimestamp", f.optionalUint64(6));
+  put(data, "data", f.get(7));
   return data;
 }
 
@@ -368,18 +360,15 @@ export function decodeEventReport(el: TlvElement): EventReport {
 export function decodeCommandData(el: TlvElement): CommandData {
   const f = container(el, "structure", "CommandDataIB");
   const data: CommandData = { path: decodeCommandPath(required(f, 0)) };
-  const fields = f.get(1);
-  if (fields) data.fields = fields;
-  const ref = ranged(f.optionalUint(2), U16_MAX, "command ref");
-  if (ref !== undefined) data.commandRef = ref;
+  put(data, "fields", f.get(1));
+  put(data, "commandRef", optionalRanged(f, 2, U16_MAX, "command ref"));
   return data;
 }
 
 export function decodeCommandStatus(el: TlvElement): CommandStatus {
   const f = container(el, "structure", "CommandStatusIB");
   const status: CommandStatus = { path: decodeCommandPath(required(f, 0)), status: decodeStatusIB(required(f, 1)) };
-  const ref = ranged(f.optionalUint(2), U16_MAX, "command ref");
-  if (ref !== undefined) status.commandRef = ref;
+  put(status, "commandRef", optionalRanged(f, 2, U16_MAX, "command ref"));
   return status;
 }
 
@@ -400,19 +389,19 @@ export function decodeStatusResponse(bytes: Uint8Array): StatusResponseMessage {
   return decoding("StatusResponse", () => ({ status: ranged(message(bytes, "StatusResponse").uint(0), 0xff, "status")! }));
 }
 
+/** The fields a ReadRequest and a SubscribeRequest share, at `tags` (attribute and event paths, event filters, data version filters). */
+function readPaths<T extends ReadRequestMessage>(f: TlvStruct, request: T, [attributes, events, filters, versions]: number[]): T {
+  put(request, "attributeRequests", list(f, attributes!, "AttributeRequests", decodeAttributePath));
+  put(request, "eventRequests", list(f, events!, "EventRequests", decodeEventPath));
+  put(request, "eventFilters", list(f, filters!, "EventFilters", decodeEventFilter));
+  put(request, "dataVersionFilters", list(f, versions!, "DataVersionFilters", decodeDataVersionFilter));
+  return request;
+}
+
 export function decodeReadRequest(bytes: Uint8Array): ReadRequestMessage {
   return decoding("ReadRequest", () => {
     const f = message(bytes, "ReadRequest");
-    const request: ReadRequestMessage = { isFabricFiltered: f.bool(3) };
-    const attributes = list(f, 0, "AttributeRequests", decodeAttributePath);
-    if (attributes) request.attributeRequests = attributes;
-    const events = list(f, 1, "EventRequests", decodeEventPath);
-    if (events) request.eventRequests = events;
-    const filters = list(f, 2, "EventFilters", decodeEventFilter);
-    if (filters) request.eventFilters = filters;
-    const versions = list(f, 4, "DataVersionFilters", decodeDataVersionFilter);
-    if (versions) request.dataVersionFilters = versions;
-    return request;
+    return readPaths(f, { isFabricFiltered: f.bool(3) }, [0, 1, 2, 4]);
   });
 }
 
@@ -421,26 +410,18 @@ export function decodeSubscribeRequest(bytes: Uint8Array): SubscribeRequestMessa
     const f = message(bytes, "SubscribeRequest");
     const request: SubscribeRequestMessage = {
       keepSubscriptions: f.bool(0),
-      minIntervalFloor: ranged(f.uint(1), U16_MAX, "min interval floor")!,
-      maxIntervalCeiling: ranged(f.uint(2), U16_MAX, "max interval ceiling")!,
+      minIntervalFloor: requiredRanged(f, 1, U16_MAX, "min interval floor"),
+      maxIntervalCeiling: requiredRanged(f, 2, U16_MAX, "max interval ceiling"),
       isFabricFiltered: f.bool(7),
     };
-    const attributes = list(f, 3, "AttributeRequests", decodeAttributePath);
-    if (attributes) request.attributeRequests = attributes;
-    const events = list(f, 4, "EventRequests", decodeEventPath);
-    if (events) request.eventRequests = events;
-    const filters = list(f, 5, "EventFilters", decodeEventFilter);
-    if (filters) request.eventFilters = filters;
-    const versions = list(f, 8, "DataVersionFilters", decodeDataVersionFilter);
-    if (versions) request.dataVersionFilters = versions;
-    return request;
+    return readPaths(f, request, [3, 4, 5, 8]);
   });
 }
 
 export function decodeSubscribeResponse(bytes: Uint8Array): SubscribeResponseMessage {
   return decoding("SubscribeResponse", () => {
     const f = message(bytes, "SubscribeResponse");
-    return { subscriptionId: ranged(f.uint(0), U32_MAX, "subscription id")!, maxInterval: ranged(f.uint(2), U16_MAX, "max interval")! };
+    return { subscriptionId: requiredRanged(f, 0, U32_MAX, "subscription id"), maxInterval: requiredRanged(f, 2, U16_MAX, "max interval") };
   });
 }
 
@@ -448,16 +429,11 @@ export function decodeReportData(bytes: Uint8Array): ReportDataMessage {
   return decoding("ReportData", () => {
     const f = message(bytes, "ReportData");
     const report: ReportDataMessage = {};
-    const id = ranged(f.optionalUint(0), U32_MAX, "subscription id");
-    if (id !== undefined) report.subscriptionId = id;
-    const attributes = list(f, 1, "AttributeReports", decodeAttributeReport);
-    if (attributes) report.attributeReports = attributes;
-    const events = list(f, 2, "EventReports", decodeEventReport);
-    if (events) report.eventReports = events;
-    const more = f.optionalBool(3);
-    if (more !== undefined) report.moreChunkedMessages = more;
-    const suppress = f.optionalBool(4);
-    if (suppress !== undefined) report.suppressResponse = suppress;
+    put(report, "subscriptionId", optionalRanged(f, 0, U32_MAX, "subscription id"));
+    put(report, "attributeReports", list(f, 1, "AttributeReports", decodeAttributeReport));
+    put(report, "eventReports", list(f, 2, "EventReports", decodeEventReport));
+    put(report, "moreChunkedMessages", f.optionalBool(3));
+    put(report, "suppressResponse", f.optionalBool(4));
     return report;
   });
 }
@@ -468,10 +444,8 @@ export function decodeWriteRequest(bytes: Uint8Array): WriteRequestMessage {
     const writes = items(f, 2, "WriteRequests");
     if (!writes) throw new ImMessageError("missing required field 2");
     const request: WriteRequestMessage = { timedRequest: f.bool(1), writeRequests: writes.map(decodeAttributeData) };
-    const suppress = f.optionalBool(0);
-    if (suppress !== undefined) request.suppressResponse = suppress;
-    const more = f.optionalBool(3);
-    if (more !== undefined) request.moreChunkedMessages = more;
+    put(request, "suppressResponse", f.optionalBool(0));
+    put(request, "moreChunkedMessages", f.optionalBool(3));
     return request;
   });
 }
@@ -498,8 +472,7 @@ export function decodeInvokeResponse(bytes: Uint8Array): InvokeResponseMessage {
     const responses = items(f, 1, "InvokeResponses");
     if (!responses) throw new ImMessageError("missing required field 1");
     const response: InvokeResponseMessage = { suppressResponse: f.bool(0), invokeResponses: responses.map(decodeInvokeResponseIB) };
-    const more = f.optionalBool(2);
-    if (more !== undefined) response.moreChunkedMessages = more;
+    put(response, "moreChunkedMessages", f.optionalBool(2));
     return response;
   });
 }
@@ -521,30 +494,30 @@ export function writeValue(w: TlvWriter, tag: TlvTag, value: ValueWriter): void 
 
 export function writeAttributePath(w: TlvWriter, tag: TlvTag, path: AttributePath): void {
   w.startList(tag);
-  if (path.enableTagCompression !== undefined) w.bool(0, path.enableTagCompression);
-  if (path.node !== undefined) w.uint(1, path.node);
-  if (path.endpoint !== undefined) w.uint(2, path.endpoint);
-  if (path.cluster !== undefined) w.uint(3, path.cluster);
-  if (path.attribute !== undefined) w.uint(4, path.attribute);
+  writeOptionalBool(w, 0, path.enableTagCompression);
+  writeOptionalUint(w, 1, path.node);
+  writeOptionalUint(w, 2, path.endpoint);
+  writeOptionalUint(w, 3, path.cluster);
+  writeOptionalUint(w, 4, path.attribute);
   if (path.listIndex === null) w.null(5);
   else if (path.listIndex !== undefined) w.uint(5, path.listIndex);
-  if (path.wildcardPathFlags !== undefined) w.uint(6, path.wildcardPathFlags);
+  writeOptionalUint(w, 6, path.wildcardPathFlags);
   w.end();
 }
 
 export function writeEventPath(w: TlvWriter, tag: TlvTag, path: EventPath): void {
   w.startList(tag);
-  if (path.node !== undefined) w.uint(0, path.node);
-  if (path.endpoint !== undefined) w.uint(1, path.endpoint);
-  if (path.cluster !== undefined) w.uint(2, path.cluster);
-  if (path.event !== undefined) w.uint(3, path.event);
-  if (path.isUrgent !== undefined) w.bool(4, path.isUrgent);
+  writeOptionalUint(w, 0, path.node);
+  writeOptionalUint(w, 1, path.endpoint);
+  writeOptionalUint(w, 2, path.cluster);
+  writeOptionalUint(w, 3, path.event);
+  writeOptionalBool(w, 4, path.isUrgent);
   w.end();
 }
 
 export function writeCommandPath(w: TlvWriter, tag: TlvTag, path: CommandPath): void {
   w.startList(tag);
-  if (path.endpoint !== undefined) w.uint(0, path.endpoint);
+  writeOptionalUint(w, 0, path.endpoint);
   w.uint(1, path.cluster);
   w.uint(2, path.command);
   w.end();
@@ -552,7 +525,7 @@ export function writeCommandPath(w: TlvWriter, tag: TlvTag, path: CommandPath): 
 
 export function writeStatusIB(w: TlvWriter, tag: TlvTag, status: StatusIB): void {
   w.startStructure(tag).uint(0, status.status);
-  if (status.clusterStatus !== undefined) w.uint(1, status.clusterStatus);
+  writeOptionalUint(w, 1, status.clusterStatus);
   w.end();
 }
 
@@ -560,7 +533,7 @@ function writeDataVersionFilters(w: TlvWriter, tag: number, filters: DataVersion
   w.startArray(tag);
   for (const filter of filters) {
     w.startStructure(undefined).startList(0);
-    if (filter.path.node !== undefined) w.uint(0, filter.path.node);
+    writeOptionalUint(w, 0, filter.path.node);
     w.uint(1, filter.path.endpoint).uint(2, filter.path.cluster).end();
     w.uint(1, filter.dataVersion).end();
   }
@@ -571,7 +544,7 @@ function writeEventFilters(w: TlvWriter, tag: number, filters: EventFilter[]): v
   w.startArray(tag);
   for (const filter of filters) {
     w.startStructure(undefined);
-    if (filter.node !== undefined) w.uint(0, filter.node);
+    writeOptionalUint(w, 0, filter.node);
     w.uint(1, filter.eventMin).end();
   }
   w.end();
@@ -580,7 +553,7 @@ function writeEventFilters(w: TlvWriter, tag: number, filters: EventFilter[]): v
 /** AttributeDataIB; `data` is the value (a callback writes it under the tag it is given). */
 export function writeAttributeData(w: TlvWriter, tag: TlvTag, item: { dataVersion?: number; path: AttributePath; data: ValueWriter }): void {
   w.startStructure(tag);
-  if (item.dataVersion !== undefined) w.uint(0, item.dataVersion);
+  writeOptionalUint(w, 0, item.dataVersion);
   writeAttributePath(w, 1, item.path);
   writeValue(w, 2, item.data);
   w.end();
@@ -597,7 +570,7 @@ export function writeCommandStatus(w: TlvWriter, tag: TlvTag, item: CommandStatu
   w.startStructure(tag);
   writeCommandPath(w, 0, item.path);
   writeStatusIB(w, 1, item.status);
-  if (item.commandRef !== undefined) w.uint(2, item.commandRef);
+  writeOptionalUint(w, 2, item.commandRef);
   w.end();
 }
 
@@ -605,8 +578,16 @@ export function writeCommandData(w: TlvWriter, tag: TlvTag, item: { path: Comman
   w.startStructure(tag);
   writeCommandPath(w, 0, item.path);
   if (item.fields !== undefined) writeValue(w, 1, item.fields);
-  if (item.commandRef !== undefined) w.uint(2, item.commandRef);
+  writeOptionalUint(w, 2, item.commandRef);
   w.end();
+}
+
+function writeOptionalUint(w: TlvWriter, tag: number, value: number | bigint | undefined): void {
+  if (value !== undefined) w.uint(tag, value);
+}
+
+function writeOptionalBool(w: TlvWriter, tag: number, value: boolean | undefined): void {
+  if (value !== undefined) w.bool(tag, value);
 }
 
 function finishMessage(w: TlvWriter): Uint8Array {
@@ -621,41 +602,32 @@ export function encodeTimedRequest(timeoutMs: number): Uint8Array {
   return finishMessage(new TlvWriter().startStructure(undefined).uint(0, timeoutMs));
 }
 
-export function encodeReadRequest(request: ReadRequestMessage): Uint8Array {
-  const w = new TlvWriter().startStructure(undefined);
+/** The fields a ReadRequest and a SubscribeRequest share; `first` is the AttributeRequests tag, the rest follow it. */
+function writeReadPaths(w: TlvWriter, request: ReadRequestMessage, first: number, fabricFilteredTag: number): Uint8Array {
   if (request.attributeRequests) {
-    w.startArray(0);
+    w.startArray(first);
     for (const path of request.attributeRequests) writeAttributePath(w, undefined, path);
     w.end();
   }
   if (request.eventRequests) {
-    w.startArray(1);
+    w.startArray(first + 1);
     for (const path of request.eventRequests) writeEventPath(w, undefined, path);
     w.end();
   }
-  if (request.eventFilters) writeEventFilters(w, 2, request.eventFilters);
-  w.bool(3, request.isFabricFiltered);
-  if (request.dataVersionFilters) writeDataVersionFilters(w, 4, request.dataVersionFilters);
+  if (request.eventFilters) writeEventFilters(w, first + 2, request.eventFilters);
+  w.bool(fabricFilteredTag, request.isFabricFiltered);
+  if (request.dataVersionFilters) writeDataVersionFilters(w, fabricFilteredTag + 1, request.dataVersionFilters);
   return finishMessage(w);
+}
+
+export function encodeReadRequest(request: ReadRequestMessage): Uint8Array {
+  return writeReadPaths(new TlvWriter().startStructure(undefined), request, 0, 3);
 }
 
 export function encodeSubscribeRequest(request: SubscribeRequestMessage): Uint8Array {
   const w = new TlvWriter().startStructure(undefined);
   w.bool(0, request.keepSubscriptions).uint(1, request.minIntervalFloor).uint(2, request.maxIntervalCeiling);
-  if (request.attributeRequests) {
-    w.startArray(3);
-    for (const path of request.attributeRequests) writeAttributePath(w, undefined, path);
-    w.end();
-  }
-  if (request.eventRequests) {
-    w.startArray(4);
-    for (const path of request.eventRequests) writeEventPath(w, undefined, path);
-    w.end();
-  }
-  if (request.eventFilters) writeEventFilters(w, 5, request.eventFilters);
-  w.bool(7, request.isFabricFiltered);
-  if (request.dataVersionFilters) writeDataVersionFilters(w, 8, request.dataVersionFilters);
-  return finishMessage(w);
+  return writeReadPaths(w, request, 3, 7);
 }
 
 export function encodeSubscribeResponse(response: SubscribeResponseMessage): Uint8Array {
@@ -669,11 +641,11 @@ export function encodeWriteRequest(request: {
   moreChunkedMessages?: boolean;
 }): Uint8Array {
   const w = new TlvWriter().startStructure(undefined);
-  if (request.suppressResponse !== undefined) w.bool(0, request.suppressResponse);
+  writeOptionalBool(w, 0, request.suppressResponse);
   w.bool(1, request.timedRequest).startArray(2);
   for (const item of request.writeRequests) writeAttributeData(w, undefined, item);
   w.end();
-  if (request.moreChunkedMessages !== undefined) w.bool(3, request.moreChunkedMessages);
+  writeOptionalBool(w, 3, request.moreChunkedMessages);
   return finishMessage(w);
 }
 
@@ -709,6 +681,15 @@ export function encodeItem(write: (w: TlvWriter) => void): Uint8Array {
   return w.finish();
 }
 
+/** An anonymous structure item whose members `write` produces. */
+function structureItem(write: (w: TlvWriter) => void): Uint8Array {
+  return encodeItem((w) => {
+    w.startStructure(undefined);
+    write(w);
+    w.end();
+  });
+}
+
 /** The context-tagged members `write` produces, without an enclosing container. */
 function members(write: (w: TlvWriter) => void): Uint8Array {
   const w = new TlvWriter().startStructure(undefined);
@@ -717,29 +698,14 @@ function members(write: (w: TlvWriter) => void): Uint8Array {
   return bytes.subarray(1, bytes.length - 1);
 }
 
-class MessageBuffer {
-  private readonly parts: Uint8Array[] = [];
-  private size = 0;
-  add(bytes: Uint8Array | number[]): void {
-    const part = bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
-    this.parts.push(part);
-    this.size += part.length;
-  }
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let offset = 0;
-    for (const part of this.parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
-  }
+/** An anonymous structure of `parts` (encoded members), as a message. */
+function messageOf(parts: Uint8Array[]): Uint8Array {
+  return concatBytes(Uint8Array.of(CONTROL_ANONYMOUS_STRUCTURE), ...parts, Uint8Array.of(CONTROL_END));
 }
 
-function addArray(buffer: MessageBuffer, tag: number, entries: readonly Uint8Array[]): void {
-  buffer.add([CONTROL_CONTEXT_ARRAY, tag]);
-  for (const entry of entries) buffer.add(entry);
-  buffer.add([CONTROL_END]);
+/** A context-tagged array of encoded items. */
+function arrayOf(tag: number, entries: readonly Uint8Array[]): Uint8Array {
+  return concatBytes(Uint8Array.of(CONTROL_CONTEXT_ARRAY, tag), ...entries, Uint8Array.of(CONTROL_END));
 }
 
 export interface ReportDataParts {
@@ -754,91 +720,69 @@ export interface ReportDataParts {
 export const REPORT_DATA_OVERHEAD = 1 + 6 + 3 + 3 + 2 + 2 + 3 + 1;
 
 export function encodeReportData(parts: ReportDataParts): Uint8Array {
-  const buffer = new MessageBuffer();
-  buffer.add([CONTROL_ANONYMOUS_STRUCTURE]);
-  if (parts.subscriptionId !== undefined) buffer.add(members((w) => w.uint(0, parts.subscriptionId!)));
-  if (parts.attributeReports) addArray(buffer, 1, parts.attributeReports);
-  if (parts.eventReports) addArray(buffer, 2, parts.eventReports);
-  buffer.add(
+  const out: Uint8Array[] = [];
+  if (parts.subscriptionId !== undefined) out.push(members((w) => w.uint(0, parts.subscriptionId!)));
+  if (parts.attributeReports) out.push(arrayOf(1, parts.attributeReports));
+  if (parts.eventReports) out.push(arrayOf(2, parts.eventReports));
+  out.push(
     members((w) => {
       if (parts.moreChunkedMessages) w.bool(3, true);
       if (parts.suppressResponse) w.bool(4, true);
       w.uint(REVISION_TAG, INTERACTION_MODEL_REVISION);
     }),
   );
-  buffer.add([CONTROL_END]);
-  return buffer.finish();
+  return messageOf(out);
 }
 
 /** Bytes an InvokeResponse takes beyond its items. */
 export const INVOKE_RESPONSE_OVERHEAD = 1 + 2 + 3 + 2 + 3 + 1;
 
 export function encodeInvokeResponse(parts: { invokeResponses: readonly Uint8Array[]; moreChunkedMessages?: boolean }): Uint8Array {
-  const buffer = new MessageBuffer();
-  buffer.add([CONTROL_ANONYMOUS_STRUCTURE]);
-  buffer.add(members((w) => w.bool(0, false)));
-  addArray(buffer, 1, parts.invokeResponses);
-  buffer.add(
+  return messageOf([
+    members((w) => w.bool(0, false)),
+    arrayOf(1, parts.invokeResponses),
     members((w) => {
       if (parts.moreChunkedMessages) w.bool(2, true);
       w.uint(REVISION_TAG, INTERACTION_MODEL_REVISION);
     }),
-  );
-  buffer.add([CONTROL_END]);
-  return buffer.finish();
+  ]);
 }
 
 /** An AttributeReportIB carrying a status. */
 export function attributeStatusItem(path: AttributePath, status: StatusIB): Uint8Array {
-  return encodeItem((w) => {
-    w.startStructure(undefined);
-    writeAttributeStatus(w, 0, { path, status });
-    w.end();
-  });
+  return structureItem((w) => writeAttributeStatus(w, 0, { path, status }));
 }
 
 /** An AttributeReportIB carrying data. */
 export function attributeDataItem(dataVersion: number, path: AttributePath, data: ValueWriter): Uint8Array {
-  return encodeItem((w) => {
-    w.startStructure(undefined);
-    writeAttributeData(w, 1, { dataVersion, path, data });
+  return structureItem((w) => writeAttributeData(w, 1, { dataVersion, path, data }));
+}
+
+export function eventStatusItem(path: EventPath, status: StatusIB): Uint8Array {
+  return structureItem((w) => {
+    w.startStructure(0);
+    writeEventPath(w, 0, path);
+    writeStatusIB(w, 1, status);
     w.end();
   });
 }
 
-export function eventStatusItem(path: EventPath, status: StatusIB): Uint8Array {
-  return encodeItem((w) => {
-    w.startStructure(undefined).startStructure(0);
-    writeEventPath(w, 0, path);
-    writeStatusIB(w, 1, status);
-    w.end().end();
-  });
-}
-
 export function eventDataItem(item: { path: EventPath; eventNumber: bigint; priority: number; systemTimestamp: bigint; data: ValueWriter }): Uint8Array {
-  return encodeItem((w) => {
-    w.startStructure(undefined).startStructure(1);
+  return structureItem((w) => {
+    w.startStructure(1);
     writeEventPath(w, 0, item.path);
     w.uint(1, item.eventNumber).uint(2, item.priority).uint(4, item.systemTimestamp);
     writeValue(w, 7, item.data);
-    w.end().end();
+    w.end();
   });
 }
 
 /** An InvokeResponseIB carrying a command response. */
 export function commandResponseItem(path: CommandPath, fields: ValueWriter, commandRef?: number): Uint8Array {
-  return encodeItem((w) => {
-    w.startStructure(undefined);
-    writeCommandData(w, 0, commandRef === undefined ? { path, fields } : { path, fields, commandRef });
-    w.end();
-  });
+  return structureItem((w) => writeCommandData(w, 0, { path, fields, commandRef }));
 }
 
 /** An InvokeResponseIB carrying a status. */
 export function commandStatusItem(path: CommandPath, status: StatusIB, commandRef?: number): Uint8Array {
-  return encodeItem((w) => {
-    w.startStructure(undefined);
-    writeCommandStatus(w, 1, commandRef === undefined ? { path, status } : { path, status, commandRef });
-    w.end();
-  });
+  return structureItem((w) => writeCommandStatus(w, 1, { path, status, commandRef }));
 }

@@ -176,19 +176,20 @@ export function defineCluster(spec: {
   });
 }
 
+function byId<T extends { readonly id: number }>(items: readonly T[], id: number): T | undefined {
+  return items.find((item) => item.id === id);
+}
+
 export function findAttribute(definition: ClusterDefinition, id: number): AttributeDefinition | undefined {
-  for (const a of definition.attributes) if (a.id === id) return a;
-  return undefined;
+  return byId(definition.attributes, id);
 }
 
 export function findCommand(definition: ClusterDefinition, id: number): CommandDefinition | undefined {
-  for (const c of definition.commands) if (c.id === id) return c;
-  return undefined;
+  return byId(definition.commands, id);
 }
 
 export function findEvent(definition: ClusterDefinition, id: number): EventDefinition | undefined {
-  for (const e of definition.events) if (e.id === id) return e;
-  return undefined;
+  return byId(definition.events, id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,18 +294,19 @@ export abstract class ClusterServer {
 
   /** Reads any attribute, global ones included. */
   readValue(attribute: AttributeDefinition, context: ReadContext): unknown {
+    const { revision, featureMap, attributes, commands } = this.definition;
     switch (attribute.id) {
       case GlobalAttribute.ClusterRevision:
-        return this.definition.revision;
+        return revision;
       case GlobalAttribute.FeatureMap:
-        return this.definition.featureMap;
+        return featureMap;
       case GlobalAttribute.AttributeList:
-        return this.definition.attributes.map((a) => a.id);
+        return attributes.map((a) => a.id);
       case GlobalAttribute.AcceptedCommandList:
-        return this.definition.commands.map((c) => c.id);
+        return commands.map((c) => c.id);
       case GlobalAttribute.GeneratedCommandList: {
         const ids: number[] = [];
-        for (const c of this.definition.commands) if (c.response && !ids.includes(c.response.id)) ids.push(c.response.id);
+        for (const { response } of commands) if (response && !ids.includes(response.id)) ids.push(response.id);
         return ids;
       }
       default:
@@ -317,8 +319,9 @@ export abstract class ClusterServer {
     const target = this as unknown as Record<string, unknown>;
     if (valuesEqual(target[name], value)) return;
     target[name] = value;
-    const attribute = this.definition.attributes.find((a) => a.name === name);
-    if (!attribute) throw new Error(`${this.definition.name} has no attribute ${name}`);
+    const { attributes, name: cluster } = this.definition;
+    const attribute = attributes.find((a) => a.name === name);
+    if (!attribute) throw new Error(`${cluster} has no attribute ${name}`);
     this.attributeChanged(attribute.id);
   }
 
@@ -385,14 +388,14 @@ export class Endpoint {
     this.deviceTypes = Object.freeze(spec.deviceTypes.map((d) => Object.freeze({ ...d })));
     this.clusters = Object.freeze([...spec.clusters].sort((a, b) => a.definition.id - b.definition.id));
     this.parent = spec.parent;
-    for (let i = 1; i < this.clusters.length; i++) {
-      if (this.clusters[i]!.definition.id === this.clusters[i - 1]!.definition.id) throw new Error(`endpoint ${spec.id}: cluster 0x${this.clusters[i]!.definition.id.toString(16)} twice`);
-    }
+    const ids = this.clusters.map((cluster) => cluster.definition.id);
+    ids.forEach((id, i) => {
+      if (id === ids[i - 1]) throw new Error(`endpoint ${spec.id}: cluster 0x${id.toString(16)} twice`);
+    });
   }
 
   cluster(id: number): ClusterServer | undefined {
-    for (const cluster of this.clusters) if (cluster.definition.id === id) return cluster;
-    return undefined;
+    return this.clusters.find((cluster) => cluster.definition.id === id);
   }
 }
 
@@ -456,8 +459,7 @@ export class DataModel {
   }
 
   endpoint(id: number): Endpoint | undefined {
-    for (const endpoint of this.endpointList) if (endpoint.id === id) return endpoint;
-    return undefined;
+    return byId(this.endpointList, id);
   }
 
   cluster(endpointId: number, clusterId: number): ClusterServer | undefined {
@@ -510,20 +512,24 @@ export class DataModel {
 
   /** @internal from ClusterServer.attributeChanged */
   attributeChanged(cluster: ClusterServer, attributeId: number): void {
-    const attribute = this.findAttributeOf(cluster, attributeId);
-    if (attribute?.persistent) this.persist(cluster);
-    for (const listener of [...this.attributeListeners]) {
+    if (findAttribute(cluster.definition, attributeId)?.persistent) this.persist(cluster);
+    this.notify(this.attributeListeners, (listener) => listener(cluster.endpointId, cluster.definition.id, attributeId));
+  }
+
+  /** Calls every listener (a copy of the list: listeners may remove themselves); one that throws is logged. */
+  private notify<T>(listeners: T[], call: (listener: T) => void): void {
+    for (const listener of [...listeners]) {
       try {
-        listener(cluster.endpointId, cluster.definition.id, attributeId);
+        call(listener);
       } catch (error) {
-        this.log("error", `attribute change listener failed: ${(error as Error).message}`);
+        this.log("error", `listener failed: ${(error as Error).message}`);
       }
     }
   }
 
   /** @internal from ClusterServer.emitEvent */
   emitEvent(cluster: ClusterServer, eventId: number, data: unknown, fabricIndex: number): EventRecord {
-    const definition = cluster.definition.events.find((e) => e.id === eventId);
+    const definition = findEvent(cluster.definition, eventId);
     if (!definition) throw new Error(`${cluster.definition.name} has no event 0x${eventId.toString(16)}`);
     const record = this.events.append({
       endpoint: cluster.endpointId,
@@ -534,30 +540,26 @@ export class DataModel {
       fabricIndex,
       payload: encodeStandalone(definition.schema, data),
     });
-    for (const listener of [...this.eventListeners]) {
-      try {
-        listener(record);
-      } catch (error) {
-        this.log("error", `event listener failed: ${(error as Error).message}`);
-      }
-    }
+    this.notify(this.eventListeners, (listener) => listener(record));
     return record;
   }
 
   /** Writes the persistent attributes of `cluster` as one record. */
   persist(cluster: ClusterServer): void {
-    if (!this.store) return;
+    const { store } = this;
+    if (!store) return;
+    const { name, id, attributes } = cluster.definition;
     const w = new TlvWriter().startArray(undefined);
-    for (const attribute of cluster.definition.attributes) {
+    for (const attribute of attributes) {
       if (!attribute.persistent) continue;
       w.startStructure(undefined).uint(0, attribute.id);
-      encodeValue(w, 1, attribute.schema, cluster.readValue(attribute, LOCAL_READ), undefined, `${cluster.definition.name}.${attribute.name}`);
+      encodeValue(w, 1, attribute.schema, cluster.readValue(attribute, LOCAL_READ), undefined, `${name}.${attribute.name}`);
       w.end();
     }
     try {
-      this.store.save(cluster.endpointId, cluster.definition.id, w.end().finish());
+      store.save(cluster.endpointId, id, w.end().finish());
     } catch (error) {
-      this.log("error", `saving ${cluster.definition.name} on endpoint ${cluster.endpointId} failed: ${(error as Error).message}`);
+      this.log("error", `saving ${name} failed: ${(error as Error).message}`);
     }
   }
 
@@ -566,32 +568,29 @@ export class DataModel {
     this.store?.clear();
   }
 
-  private findAttributeOf(cluster: ClusterServer, id: number): AttributeDefinition | undefined {
-    return cluster.definition.attributes.find((a) => a.id === id);
-  }
-
   private startEndpoint(endpoint: Endpoint): void {
     for (const cluster of endpoint.clusters) this.restore(cluster);
     for (const cluster of endpoint.clusters) {
       try {
         cluster.started();
       } catch (error) {
-        this.log("error", `${cluster.definition.name} on endpoint ${endpoint.id} failed to start: ${(error as Error).message}`);
+        this.log("error", `${cluster.definition.name}@${endpoint.id} failed to start: ${(error as Error).message}`);
       }
     }
   }
 
   private restore(cluster: ClusterServer): void {
-    const record = this.store?.load(cluster.endpointId, cluster.definition.id);
+    const { definition, endpointId } = cluster;
+    const record = this.store?.load(endpointId, definition.id);
     if (!record) return;
+    const ignoring = (what: string, error: unknown) => this.log("warn", `ignoring ${what} ${definition.name}@${endpointId}: ${(error as Error).message}`);
     let entries: TlvElement[];
     try {
       const decoded = decodeTlv(record);
       if (decoded.type !== "array") throw new Error("not an array");
       entries = decoded.value as TlvElement[];
     } catch (error) {
-      this.log("warn", `ignoring the unreadable record of ${cluster.definition.name} on endpoint ${cluster.endpointId}: ${(error as Error).message}`);
-      return;
+      return ignoring("the unreadable record of", error);
     }
     for (const entry of entries) {
       try {
@@ -599,11 +598,11 @@ export class DataModel {
         const idElement = fields.find((f) => f.tag === 0);
         const valueElement = fields.find((f) => f.tag === 1);
         if (entry.type !== "structure" || !idElement || !valueElement || typeof idElement.value !== "number") throw new Error("malformed entry");
-        const attribute = this.findAttributeOf(cluster, idElement.value);
+        const attribute = findAttribute(definition, idElement.value);
         if (!attribute?.persistent) continue; // an attribute this firmware no longer keeps
         cluster.restoreAttribute(attribute, decodeValue(valueElement, attribute.schema));
       } catch (error) {
-        this.log("warn", `ignoring a stored value of ${cluster.definition.name} on endpoint ${cluster.endpointId}: ${(error as Error).message}`);
+        ignoring("a stored value of", error);
       }
     }
   }
