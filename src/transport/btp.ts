@@ -79,7 +79,7 @@ export interface BtpHandshakeResponse {
 }
 
 export function encodeBtpHandshakeRequest(request: BtpHandshakeRequest): Uint8Array {
-  if (request.versions.length === 0 || request.versions.length > 8) throw new BtpError(`${request.versions.length} versions in a handshake request`);
+  if (request.versions.length === 0 || request.versions.length > 8) throw new BtpError(`${request.versions.length} versions`);
   const out = new Uint8Array(HANDSHAKE_REQUEST_LENGTH);
   out[0] = HANDSHAKE_FLAGS;
   out[1] = HANDSHAKE_OPCODE;
@@ -178,19 +178,25 @@ export function decodeBtpPacket(bytes: Uint8Array): BtpPacket {
 function validatePacketShape(packet: BtpPacket): void {
   checkRange(packet.sequence, 0xff, "sequence number");
   if (packet.ack !== undefined) checkRange(packet.ack, 0xff, "acknowledgement number");
-  if (packet.beginning && packet.continuing) throw new BtpError("a segment cannot both begin and continue a message");
+  if (packet.beginning && packet.continuing) throw new BtpError("segment both begin and continue");
   const carriesData = packet.beginning || packet.continuing;
-  if (packet.ending && !carriesData) throw new BtpError("an ending flag without a beginning or continuing flag");
-  if (carriesData && packet.payload.length === 0) throw new BtpError("a message segment without payload");
-  if (!carriesData && packet.payload.length > 0) throw new BtpError("payload in a packet that carries no segment");
-  if (!carriesData && packet.ack === undefined) throw new BtpError("a packet with neither a segment nor an acknowledgement");
+  if (packet.ending && !carriesData) throw new BtpError("ending flag alone");
+  if (carriesData && packet.payload.length === 0) throw new BtpError("segment without payload");
+  if (!carriesData && packet.payload.length > 0) throw new BtpError("payload in a packet without segment");
+  if (!carriesData && packet.ack === undefined) throw new BtpError("neither segment nor ack");
   if (packet.beginning) {
-    if (packet.messageLength === undefined) throw new BtpError("a beginning segment without a message length");
+    if (packet.messageLength === undefined) throw new BtpError("no message length");
     checkRange(packet.messageLength, 0xffff, "message length");
-    if (packet.messageLength === 0 || packet.payload.length > packet.messageLength) throw new BtpError(`message length ${packet.messageLength} with a first segment of ${packet.payload.length}`);
+    if (packet.messageLength === 0 || packet.payload.length > packet.messageLength) throw new BtpError(`message length ${packet.messageLength}, segment ${packet.payload.length}`);
   } else if (packet.messageLength !== undefined) {
-    throw new BtpError("a message length outside a beginning segment");
+    throw new BtpError("message length on a later segment");
   }
+}
+
+/** Clears `timer` when set; returns undefined for the field that held it. */
+function cancelTimer(clock: Clock, timer: TimerHandle | undefined): undefined {
+  if (timer !== undefined) clock.clearTimer(timer);
+  return undefined;
 }
 
 function checkRange(value: number, max: number, what: string): void {
@@ -248,6 +254,7 @@ export class BtpSession {
   readonly windowSize: number;
   readonly stats: BtpSessionStats = { packetsSent: 0, packetsReceived: 0, standaloneAcksSent: 0, messagesSent: 0, messagesReceived: 0, maxOutstanding: 0 };
   private readonly options: BtpSessionOptions;
+  private readonly clock: Clock;
   private readonly maxMessageSize: number;
   private nextTxSequence: number;
   private lastAckReceived: number;
@@ -272,6 +279,7 @@ export class BtpSession {
     if (!Number.isInteger(options.segmentSize) || options.segmentSize < BTP_DEFAULT_SEGMENT_SIZE || options.segmentSize > 0xffff) throw new BtpError(`segment size ${options.segmentSize}`);
     if (!Number.isInteger(options.windowSize) || options.windowSize < 1 || options.windowSize > 0xff) throw new BtpError(`window size ${options.windowSize}`);
     this.options = options;
+    this.clock = options.clock;
     this.role = options.role;
     this.segmentSize = options.segmentSize;
     this.windowSize = options.windowSize;
@@ -340,7 +348,7 @@ export class BtpSession {
   close(reason = "closed"): void {
     if (this.ended) return;
     this.ended = true;
-    for (const timer of [this.ackTimer, this.sendAckTimer, this.idleTimer]) if (timer !== undefined) this.options.clock.clearTimer(timer);
+    for (const timer of [this.ackTimer, this.sendAckTimer, this.idleTimer]) cancelTimer(this.clock, timer);
     this.ackTimer = this.sendAckTimer = this.idleTimer = undefined;
     this.queue.length = 0;
     this.sending = undefined;
@@ -349,7 +357,7 @@ export class BtpSession {
   }
 
   private receivePacket(bytes: Uint8Array): void {
-    if (bytes.length > this.segmentSize) throw new BtpError(`packet of ${bytes.length} bytes exceeds the segment size ${this.segmentSize}`);
+    if (bytes.length > this.segmentSize) throw new BtpError(`packet of ${bytes.length} bytes over segment size`);
     const packet = decodeBtpPacket(bytes);
     if (packet.sequence !== this.expectedRxSequence) throw new BtpError(`sequence number ${packet.sequence}, expected ${this.expectedRxSequence}`);
     if (this.owed >= this.windowSize) throw new BtpError("the peer overran our receive window");
@@ -359,7 +367,7 @@ export class BtpSession {
 
     if (packet.ack !== undefined) {
       const advance = (packet.ack - this.lastAckReceived) & 0xff;
-      if (advance === 0 || advance > this.outstanding) throw new BtpError(`acknowledgement ${packet.ack} for nothing outstanding (last ${this.lastAckReceived}, next ${this.nextTxSequence})`);
+      if (advance === 0 || advance > this.outstanding) throw new BtpError(`acknowledgement ${packet.ack} of nothing outstanding`);
       this.lastAckReceived = packet.ack;
       this.stopAckTimer();
       if (this.outstanding > 0) this.startAckTimer();
@@ -367,11 +375,11 @@ export class BtpSession {
 
     let complete: Uint8Array | undefined;
     if (packet.beginning) {
-      if (this.reassembly) throw new BtpError("a new message began before the last one ended");
+      if (this.reassembly) throw new BtpError("message began before the last ended");
       if (packet.messageLength! > this.maxMessageSize) throw new BtpError(`message of ${packet.messageLength} bytes exceeds ${this.maxMessageSize}`);
       this.reassembly = { buffer: new Uint8Array(packet.messageLength!), filled: 0 };
     } else if (packet.continuing && !this.reassembly) {
-      throw new BtpError("a continuing segment outside a message");
+      throw new BtpError("continuing outside a message");
     }
     if (packet.beginning || packet.continuing) {
       const reassembly = this.reassembly!;
@@ -383,7 +391,7 @@ export class BtpSession {
         complete = reassembly.buffer;
         this.reassembly = undefined;
       } else if (reassembly.filled === reassembly.buffer.length) {
-        throw new BtpError("the message is complete but its last segment lacks the ending flag");
+        throw new BtpError("last segment lacks the ending flag");
       }
     }
 
@@ -465,8 +473,7 @@ export class BtpSession {
       this.sendAckDue = false;
       this.deferAck = false;
       this.owesData = false;
-      if (this.sendAckTimer !== undefined) this.options.clock.clearTimer(this.sendAckTimer);
-      this.sendAckTimer = undefined;
+      this.sendAckTimer = cancelTimer(this.clock, this.sendAckTimer);
     }
     this.nextTxSequence = (this.nextTxSequence + 1) & 0xff;
     this.stats.packetsSent++;
@@ -476,26 +483,25 @@ export class BtpSession {
   }
 
   private startAckTimer(): void {
-    this.ackTimer = this.options.clock.setTimer(this.options.ackTimeoutMs ?? BTP_ACK_TIMEOUT_MS, () => {
+    this.ackTimer = this.clock.setTimer(this.options.ackTimeoutMs ?? BTP_ACK_TIMEOUT_MS, () => {
       this.ackTimer = undefined;
-      if (this.outstanding > 0) this.close("no acknowledgement within the ack timeout");
+      if (this.outstanding > 0) this.close("ack timeout");
     });
   }
 
   private stopAckTimer(): void {
-    if (this.ackTimer !== undefined) this.options.clock.clearTimer(this.ackTimer);
-    this.ackTimer = undefined;
+    this.ackTimer = cancelTimer(this.clock, this.ackTimer);
   }
 
   /** Arms the send-ack timer, or brings it forward when `delayMs` ends sooner. */
   private startSendAckTimer(delayMs: number): void {
-    const deadline = this.options.clock.now() + delayMs;
+    const deadline = this.clock.now() + delayMs;
     if (this.sendAckTimer !== undefined) {
       if (deadline >= this.sendAckDeadline) return;
-      this.options.clock.clearTimer(this.sendAckTimer);
+      this.clock.clearTimer(this.sendAckTimer);
     }
     this.sendAckDeadline = deadline;
-    this.sendAckTimer = this.options.clock.setTimer(delayMs, () => {
+    this.sendAckTimer = this.clock.setTimer(delayMs, () => {
       this.sendAckTimer = undefined;
       if (this.owed === 0) return;
       this.sendAckDue = true;
@@ -504,10 +510,10 @@ export class BtpSession {
   }
 
   private restartIdleTimer(): void {
-    if (this.idleTimer !== undefined) this.options.clock.clearTimer(this.idleTimer);
-    this.idleTimer = this.options.clock.setTimer(this.options.idleTimeoutMs ?? BTP_IDLE_TIMEOUT_MS, () => {
+    cancelTimer(this.clock, this.idleTimer);
+    this.idleTimer = this.clock.setTimer(this.options.idleTimeoutMs ?? BTP_IDLE_TIMEOUT_MS, () => {
       this.idleTimer = undefined;
-      this.close("idle timeout: nothing received");
+      this.close("idle timeout");
     });
   }
 }
@@ -587,7 +593,7 @@ export class BtpTransport implements Transport {
 
   send(message: Uint8Array, peer: PeerAddress): void {
     const entry = this.connections.get(Number(peer.address));
-    if (!entry?.session || entry.state !== "open") throw new BtpError(`no open BTP session on BLE connection ${peer.address}`);
+    if (!entry?.session || entry.state !== "open") throw new BtpError(`no BTP session on ${peer.address}`);
     entry.session.send(message);
   }
 
@@ -598,7 +604,7 @@ export class BtpTransport implements Transport {
 
   private connected(connection: BleConnection, mtu: number): void {
     if (this.connections.size >= (this.options.maxConnections ?? 1)) {
-      this.log("warn", `BTP: refusing BLE connection ${connection}: ${this.connections.size} already open`);
+      this.log("warn", `BTP: refused connection ${connection}`);
       this.options.ble.disconnect(connection);
       return;
     }
@@ -618,7 +624,7 @@ export class BtpTransport implements Transport {
       return;
     }
     if (entry.state !== "awaiting-request") {
-      this.ended(connection, "data before the handshake completed", true);
+      this.ended(connection, "data before handshake", true);
       return;
     }
     let request: BtpHandshakeRequest;
@@ -657,8 +663,7 @@ export class BtpTransport implements Transport {
       this.ended(entry.connection, "no BTP version in common", true);
       return;
     }
-    if (entry.connectTimer !== undefined) this.options.clock.clearTimer(entry.connectTimer);
-    entry.connectTimer = undefined;
+    entry.connectTimer = cancelTimer(this.options.clock, entry.connectTimer);
     entry.state = "open";
     const peer = btpPeer(entry.connection);
     const timeouts = this.options.timeouts ?? {};
@@ -680,7 +685,7 @@ export class BtpTransport implements Transport {
       ...(timeouts.sendAckMs !== undefined ? { sendAckTimeoutMs: timeouts.sendAckMs } : {}),
       ...(timeouts.idleMs !== undefined ? { idleTimeoutMs: timeouts.idleMs } : {}),
     });
-    this.log("info", `BTP: session open on BLE connection ${entry.connection} (segment ${response.segmentSize}, window ${response.windowSize})`);
+    this.log("info", `BTP: open on ${entry.connection}, segment ${response.segmentSize}, window ${response.windowSize}`);
   }
 
   /** Ends a connection's BTP state once; `disconnect` also drops the BLE link. */
@@ -689,15 +694,15 @@ export class BtpTransport implements Transport {
     if (!entry || entry.state === "closing") return;
     const wasOpen = entry.state === "open";
     entry.state = "closing";
-    if (entry.connectTimer !== undefined) this.options.clock.clearTimer(entry.connectTimer);
+    cancelTimer(this.options.clock, entry.connectTimer);
     entry.session?.close(reason);
     this.connections.delete(connection);
-    this.log(wasOpen ? "info" : "warn", `BTP: BLE connection ${connection} ended: ${reason}`);
+    this.log(wasOpen ? "info" : "warn", `BTP: ${connection} ended: ${reason}`);
     if (disconnect) {
       try {
         this.options.ble.disconnect(connection);
       } catch (error) {
-        this.log("warn", `BTP: disconnect of ${connection} failed: ${(error as Error).message}`);
+        this.log("warn", `BTP: disconnect ${connection}: ${(error as Error).message}`);
       }
     }
     if (wasOpen) this.closedHandler?.(btpPeer(connection), reason);

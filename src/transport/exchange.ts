@@ -125,6 +125,22 @@ export interface TransportStats {
   };
 }
 
+const DROP_REASONS: (keyof TransportStats["dropped"])[] = [
+  "oversize",
+  "malformed",
+  "group",
+  "control",
+  "unknownSession",
+  "sessionTableFull",
+  "decryptFailed",
+  "duplicate",
+  "unknownExchange",
+  "noHandler",
+  "exchangeTableFull",
+  "exchangeQueueFull",
+  "exchangeClosed",
+];
+
 function newStats(): TransportStats {
   return {
     received: 0,
@@ -134,21 +150,7 @@ function newStats(): TransportStats {
     standaloneAcksSent: 0,
     acksReceived: 0,
     deliveryFailures: 0,
-    dropped: {
-      oversize: 0,
-      malformed: 0,
-      group: 0,
-      control: 0,
-      unknownSession: 0,
-      sessionTableFull: 0,
-      decryptFailed: 0,
-      duplicate: 0,
-      unknownExchange: 0,
-      noHandler: 0,
-      exchangeTableFull: 0,
-      exchangeQueueFull: 0,
-      exchangeClosed: 0,
-    },
+    dropped: Object.fromEntries(DROP_REASONS.map((reason) => [reason, 0])) as TransportStats["dropped"],
   };
 }
 
@@ -192,7 +194,7 @@ export class Exchange {
    * only one reliable message may await its acknowledgement at a time (spec 4.12.5.1).
    */
   send(protocolId: number, opcode: number, payload: Uint8Array, options: SendOptions = {}): void {
-    if (this.state !== "open") throw this.failure ?? new ExchangeClosedError("the exchange is closed");
+    if (this.state !== "open") throw this.failure ?? new ExchangeClosedError("exchange closed");
     this.manager.sendOnExchange(this, protocolId, opcode, payload, options);
   }
 
@@ -205,15 +207,15 @@ export class Exchange {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
     if (this.failure) return Promise.reject(this.failure);
-    if (this.state !== "open") return Promise.reject(new ExchangeClosedError("the exchange is closed"));
-    if (this.waiter) return Promise.reject(new ExchangeError("nextMessage is already waiting on this exchange"));
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) return Promise.reject(new RangeError(`invalid timeout ${timeoutMs}`));
+    if (this.state !== "open") return Promise.reject(new ExchangeClosedError("exchange closed"));
+    if (this.waiter) return Promise.reject(new ExchangeError("nextMessage already waiting"));
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) return Promise.reject(new RangeError(`timeout ${timeoutMs}`));
     return new Promise<ReceivedMessage>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       waiter.timer = this.manager.clock.setTimer(timeoutMs, () => {
         if (this.waiter !== waiter) return;
         this.waiter = undefined;
-        reject(new ExchangeTimeoutError(`no message on exchange ${this.id} within ${timeoutMs} ms`));
+        reject(new ExchangeTimeoutError(`exchange ${this.id}: nothing within ${timeoutMs} ms`));
       });
       this.waiter = waiter;
     });
@@ -234,7 +236,7 @@ export class Exchange {
   close(): void {
     if (this.state !== "open") return;
     this.state = "closing";
-    this.fail(new ExchangeClosedError("the exchange is closed"));
+    this.fail(new ExchangeClosedError("exchange closed"));
     this.manager.closeExchange(this, true);
   }
 
@@ -242,7 +244,7 @@ export class Exchange {
   abort(): void {
     if (this.state === "closed") return;
     this.state = "closing";
-    this.fail(new ExchangeClosedError("the exchange was aborted"));
+    this.fail(new ExchangeClosedError("exchange aborted"));
     this.manager.closeExchange(this, false);
   }
 
@@ -277,28 +279,26 @@ export class Exchange {
     for (const callback of callbacks ?? []) callback();
   }
 
+  /** The pending nextMessage, its timer stopped, if there is one. */
+  private takeWaiter(): Waiter | undefined {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter?.timer !== undefined) this.manager.clock.clearTimer(waiter.timer);
+    return waiter;
+  }
+
   /** @internal */
   deliver(message: ReceivedMessage): void {
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      if (waiter.timer !== undefined) this.manager.clock.clearTimer(waiter.timer);
-      waiter.resolve(message);
-    } else {
-      this.queue.push(message);
-    }
+    const waiter = this.takeWaiter();
+    if (waiter) waiter.resolve(message);
+    else this.queue.push(message);
   }
 
   /** @internal ends every wait with `error`; later waits see it too. */
   fail(error: Error): void {
     this.failure ??= error;
     this.queue.length = 0;
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      if (waiter.timer !== undefined) this.manager.clock.clearTimer(waiter.timer);
-      waiter.reject(this.failure);
-    }
+    this.takeWaiter()?.reject(this.failure);
   }
 }
 
@@ -352,7 +352,7 @@ export class ExchangeManager {
   }
 
   addTransport(transport: Transport): void {
-    if (this.transports.has(transport.name)) throw new ExchangeError(`a transport named ${transport.name} is already attached`);
+    if (this.transports.has(transport.name)) throw new ExchangeError(`transport ${transport.name} already attached`);
     this.transports.set(transport.name, transport);
     transport.onReceive((message, peer) => this.receive(message, peer));
   }
@@ -368,8 +368,8 @@ export class ExchangeManager {
 
   /** Starts an exchange as its initiator. */
   initiate(session: Session): Exchange {
-    if (session.removed) throw new SessionClosedError("the session has been removed");
-    if (this.exchanges.size >= this.maxExchanges) throw new ExchangeTableFullError(`all ${this.maxExchanges} exchanges are in use`);
+    if (session.removed) throw new SessionClosedError("session removed");
+    if (this.exchanges.size >= this.maxExchanges) throw new ExchangeTableFullError(`all ${this.maxExchanges} exchanges in use`);
     let id = this.nextExchangeId;
     while (this.exchanges.has(this.keyOf(session, id, true))) id = (id + 1) & 0xffff;
     this.nextExchangeId = (id + 1) & 0xffff;
@@ -379,12 +379,10 @@ export class ExchangeManager {
   /** Stops timers, fails every exchange and detaches from the session manager (transports stay open). */
   close(): void {
     for (const exchange of [...this.exchanges.values()]) {
-      exchange.fail(new ExchangeClosedError("the exchange manager is shutting down"));
+      exchange.fail(new ExchangeClosedError("exchange manager closed"));
       this.finalize(exchange);
     }
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
-    this.timerDeadline = undefined;
+    this.stopTimer();
     this.stopListening();
   }
 
@@ -409,7 +407,7 @@ export class ExchangeManager {
       this.dispatch(session, decoded, peer);
     } catch (error) {
       if (error instanceof MessageError) return this.drop("malformed", peer, error.message);
-      this.log("error", `message from ${describePeer(peer)} failed: ${(error as Error).message}`);
+      this.log("error", `from ${describePeer(peer)}: ${(error as Error).message}`);
     }
   }
 
@@ -426,9 +424,9 @@ export class ExchangeManager {
     } else if (header.destinationNodeId !== undefined && header.sourceNodeId === undefined) {
       // A reply to a handshake we started, addressed to our ephemeral node id.
       session = this.sessions.findUnsecured(peer, header.destinationNodeId, true);
-      if (!session) return this.drop("unknownSession", peer, "unsecured reply for no handshake of ours");
+      if (!session) return this.drop("unknownSession", peer, "reply to no handshake");
     } else {
-      return this.drop("malformed", peer, "unsecured message needs exactly one of source and destination node id");
+      return this.drop("malformed", peer, "need one of source and destination");
     }
     this.dispatch(session, decoded, peer);
   }
@@ -459,9 +457,13 @@ export class ExchangeManager {
 
     if (header.ackedMessageCounter !== undefined) this.acknowledged(session, header.ackedMessageCounter);
 
+    // Our side of the exchange is the opposite of the sender's.
+    const ackAtOnce = () => {
+      if (header.needsAck) this.sendStandaloneAck(session, header.exchangeId, !header.initiator, counter, exchange);
+    };
     if (verdict === "duplicate") {
       // Spec 4.12.5.2.2: a duplicate is acknowledged again at once, never delivered.
-      if (header.needsAck) this.sendStandaloneAck(session, header.exchangeId, !header.initiator, counter, exchange);
+      ackAtOnce();
       return this.drop("duplicate", peer);
     }
     if (standaloneAck) return;
@@ -480,30 +482,26 @@ export class ExchangeManager {
 
     if (exchange) {
       if (!exchange.isOpen) {
-        if (header.needsAck) this.sendStandaloneAck(session, header.exchangeId, exchange.isInitiator, counter, exchange);
+        ackAtOnce();
         return this.drop("exchangeClosed", peer);
       }
-      if (header.needsAck) this.scheduleAck(exchange, counter);
-      exchange.heardFromPeer = true;
-      this.stats.delivered++;
+      this.accepted(exchange, header.needsAck, counter);
       exchange.deliver(message);
       return;
     }
     if (!header.initiator) {
-      if (header.needsAck) this.sendStandaloneAck(session, header.exchangeId, true, counter, undefined);
+      ackAtOnce();
       return this.drop("unknownExchange", peer, `exchange ${header.exchangeId}`);
     }
     if (!handler) {
-      if (header.needsAck) this.sendStandaloneAck(session, header.exchangeId, false, counter, undefined);
-      return this.drop("noHandler", peer, `protocol 0x${header.protocolId.toString(16)}`);
+      ackAtOnce();
+      return this.drop("noHandler", peer, `protocol ${header.protocolId}`);
     }
     const created = this.register(new Exchange(this, session, header.exchangeId, false));
-    if (header.needsAck) this.scheduleAck(created, counter);
-    created.heardFromPeer = true;
-    this.stats.delivered++;
+    this.accepted(created, header.needsAck, counter);
     this.sessions.currentSession = session;
     const failed = (error: unknown) => {
-      this.log("error", `protocol 0x${header.protocolId.toString(16)} handler failed: ${(error as Error)?.message ?? String(error)}`);
+      this.log("error", `protocol ${header.protocolId} handler: ${(error as Error)?.message ?? error}`);
       created.abort();
     };
     try {
@@ -516,17 +514,23 @@ export class ExchangeManager {
     }
   }
 
+  private accepted(exchange: Exchange, needsAck: boolean, counter: number): void {
+    if (needsAck) this.scheduleAck(exchange, counter);
+    exchange.heardFromPeer = true;
+    this.stats.delivered++;
+  }
+
   /** @internal */
   sendOnExchange(exchange: Exchange, protocolId: number, opcode: number, payload: Uint8Array, options: SendOptions): void {
     const session = exchange.session;
-    if (session.removed) throw new SessionClosedError("the session has been removed");
+    if (session.removed) throw new SessionClosedError("session removed");
     const transport = this.transportFor(session);
     const reliable = (options.reliable ?? true) && !transport.reliable;
     if (reliable && this.retransmissions.pendingFor(exchange)) {
-      throw new ExchangeError("the previous reliable message on this exchange is still awaiting its acknowledgement");
+      throw new ExchangeError("previous message still awaiting its ack");
     }
     if (reliable && this.retransmissions.size >= this.retransmissions.capacity) {
-      throw new ExchangeError(`all ${this.retransmissions.capacity} retransmission slots are in use`);
+      throw new ExchangeError(`all ${this.retransmissions.capacity} retransmission slots in use`);
     }
     const protocolHeader: ProtocolHeader = {
       exchangeId: exchange.id,
@@ -538,7 +542,7 @@ export class ExchangeManager {
       ...(exchange.pendingAck ? { ackedMessageCounter: exchange.pendingAck.counter } : {}),
     };
     const { bytes, counter } = this.encode(session, protocolHeader, payload, options.privacy === true);
-    if (bytes.length > transport.maxMessageSize) throw new ExchangeError(`message of ${bytes.length} bytes exceeds the ${transport.maxMessageSize}-byte limit of ${transport.name}`);
+    if (bytes.length > transport.maxMessageSize) throw new ExchangeError(`${bytes.length}-byte message over ${transport.name}'s ${transport.maxMessageSize}`);
     exchange.pendingAck = undefined;
     if (reliable) {
       // Recorded before the datagram leaves: a transport that delivers synchronously may bring
@@ -572,10 +576,7 @@ export class ExchangeManager {
 
   /** @internal */
   closeExchange(exchange: Exchange, graceful: boolean): void {
-    if (graceful && exchange.pendingAck && !exchange.session.removed) {
-      const pending = exchange.pendingAck;
-      this.sendStandaloneAck(exchange.session, exchange.id, exchange.isInitiator, pending.counter, exchange);
-    }
+    if (graceful && exchange.pendingAck) this.sendPendingAck(exchange);
     exchange.pendingAck = undefined;
     if (!graceful) this.retransmissions.removeOwner(exchange);
     if (!this.retransmissions.pendingFor(exchange)) this.finalize(exchange);
@@ -605,7 +606,7 @@ export class ExchangeManager {
 
   private transportFor(session: Session): Transport {
     const transport = this.transports.get(session.peerAddress.transport);
-    if (!transport) throw new ExchangeError(`no transport named ${session.peerAddress.transport}`);
+    if (!transport) throw new ExchangeError(`no transport ${session.peerAddress.transport}`);
     return transport;
   }
 
@@ -627,7 +628,7 @@ export class ExchangeManager {
       if (error instanceof CounterExhaustedError) {
         // Spec 4.6.1.1: the session's keys may protect no further message.
         this.sessions.remove(session.localSessionId, "counter-exhausted");
-        throw new SessionClosedError("the session's message counter is exhausted; the session has expired");
+        throw new SessionClosedError("message counter exhausted");
       }
       throw error;
     }
@@ -662,14 +663,18 @@ export class ExchangeManager {
       this.transmit(transport, session, bytes);
       this.stats.standaloneAcksSent++;
     } catch (error) {
-      this.log("warn", `standalone ack on exchange ${exchangeId} not sent: ${(error as Error).message}`);
+      this.log("warn", `ack on exchange ${exchangeId} not sent: ${(error as Error).message}`);
     }
+  }
+
+  private sendPendingAck(exchange: Exchange): void {
+    this.sendStandaloneAck(exchange.session, exchange.id, exchange.isInitiator, exchange.pendingAck!.counter, exchange);
   }
 
   /** Holds the ack for a reply to carry; a different ack still pending goes out on its own first. */
   private scheduleAck(exchange: Exchange, counter: number): void {
     const pending = exchange.pendingAck;
-    if (pending && pending.counter !== counter) this.sendStandaloneAck(exchange.session, exchange.id, exchange.isInitiator, pending.counter, exchange);
+    if (pending && pending.counter !== counter) this.sendPendingAck(exchange);
     exchange.pendingAck = { counter, deadlineMs: this.clock.now() + MRP_STANDALONE_ACK_TIMEOUT_MS };
     this.reschedule();
   }
@@ -695,22 +700,24 @@ export class ExchangeManager {
       if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
     }
     if (next === this.timerDeadline) return;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.stopTimer();
     this.timerDeadline = next;
     if (next === undefined) return;
     this.timer = this.clock.setTimer(Math.max(0, next - this.clock.now()), () => {
-      this.timer = undefined;
-      this.timerDeadline = undefined;
+      this.timer = this.timerDeadline = undefined;
       this.onTimer();
     });
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = this.timerDeadline = undefined;
   }
 
   private onTimer(): void {
     const now = this.clock.now();
     for (const exchange of [...this.exchanges.values()]) {
-      const pending = exchange.pendingAck;
-      if (pending && pending.deadlineMs <= now) this.sendStandaloneAck(exchange.session, exchange.id, exchange.isInitiator, pending.counter, exchange);
+      if (exchange.pendingAck && exchange.pendingAck.deadlineMs <= now) this.sendPendingAck(exchange);
     }
     for (const entry of this.retransmissions.due(now)) this.retransmit(entry, now);
     this.reschedule();
@@ -721,8 +728,9 @@ export class ExchangeManager {
     if (entry.transmissions >= MRP_MAX_TRANSMISSIONS || entry.session.removed) {
       this.retransmissions.remove(entry);
       this.stats.deliveryFailures++;
-      this.log("info", `exchange ${exchange.id}: message ${entry.messageCounter} unacknowledged after ${entry.transmissions} transmissions`);
-      exchange.fail(new DeliveryFailedError(`message ${entry.messageCounter} was not acknowledged after ${entry.transmissions} transmissions`));
+      const failure = new DeliveryFailedError(`message ${entry.messageCounter} unacknowledged after ${entry.transmissions} sends`);
+      this.log("info", `exchange ${exchange.id}: ${failure.message}`);
+      exchange.fail(failure);
       this.finalize(exchange);
       return;
     }
@@ -737,7 +745,7 @@ export class ExchangeManager {
   private sessionRemoved(session: Session, reason: SessionRemovalReason): void {
     for (const exchange of [...this.exchanges.values()]) {
       if (exchange.session !== session) continue;
-      exchange.fail(new SessionClosedError(`the session was removed (${reason})`));
+      exchange.fail(new SessionClosedError(`session removed (${reason})`));
       this.finalize(exchange);
     }
     this.reschedule();
@@ -745,6 +753,6 @@ export class ExchangeManager {
 
   private drop(reason: keyof TransportStats["dropped"], peer: PeerAddress, detail?: string): void {
     this.stats.dropped[reason]++;
-    this.log("debug", `dropped message from ${describePeer(peer)}: ${reason}${detail ? ` (${detail})` : ""}`);
+    this.log("debug", `dropped from ${describePeer(peer)}: ${reason} ${detail ?? ""}`);
   }
 }

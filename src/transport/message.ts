@@ -108,11 +108,11 @@ export interface MessagePrefix {
 }
 
 function checkInteger(value: number, bits: 8 | 16 | 32, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** bits) throw new MessageError(`${what} must be an unsigned ${bits}-bit integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value >= 2 ** bits) throw new MessageError(`${what} ${value} not a u${bits}`);
 }
 
 function checkNodeId(value: bigint, what: string): void {
-  if (typeof value !== "bigint" || value < 0n || value > U64_MAX) throw new MessageError(`${what} must be an unsigned 64-bit bigint`);
+  if (typeof value !== "bigint" || value < 0n || value > U64_MAX) throw new MessageError(`${what} not a u64 bigint`);
 }
 
 function truncated<T>(what: string, read: () => T): T {
@@ -138,10 +138,10 @@ export function encodePacketHeader(header: PacketHeader): Uint8Array {
   checkInteger(header.messageCounter, 32, "message counter");
   if (header.sessionType !== "unicast" && header.sessionType !== "group") throw new MessageError(`unknown session type ${String(header.sessionType)}`);
   if (header.destinationNodeId !== undefined && header.destinationGroupId !== undefined) {
-    throw new MessageError("a message has a destination node id or a destination group id, not both");
+    throw new MessageError("both destination node and group id");
   }
-  if (header.destinationNodeId !== undefined && header.sessionType !== "unicast") throw new MessageError("a destination node id needs the unicast session type");
-  if (header.destinationGroupId !== undefined && header.sessionType !== "group") throw new MessageError("a destination group id needs the group session type");
+  if (header.destinationNodeId !== undefined && header.sessionType !== "unicast") throw new MessageError("node id needs the unicast session type");
+  if (header.destinationGroupId !== undefined && header.sessionType !== "group") throw new MessageError("group id needs the group session type");
   let flags = MESSAGE_HEADER_VERSION << 4;
   if (header.sourceNodeId !== undefined) {
     checkNodeId(header.sourceNodeId, "source node id");
@@ -160,7 +160,7 @@ export function encodePacketHeader(header: PacketHeader): Uint8Array {
   if (header.destinationNodeId !== undefined) writer.u64le(header.destinationNodeId);
   if (header.destinationGroupId !== undefined) writer.u16le(header.destinationGroupId);
   if (header.messageExtensions !== undefined) {
-    if (header.messageExtensions.length > 0xffff) throw new MessageError("message extensions longer than 65535 bytes");
+    if (header.messageExtensions.length > 0xffff) throw new MessageError("message extensions too long");
     writer.u16le(header.messageExtensions.length).bytes(header.messageExtensions);
   }
   return writer.finish();
@@ -168,7 +168,7 @@ export function encodePacketHeader(header: PacketHeader): Uint8Array {
 
 /** Reads the message flags, session id and security flags (never obfuscated). */
 export function decodeMessagePrefix(bytes: Uint8Array): MessagePrefix {
-  if (bytes.length < 4) throw new MessageError(`message header truncated: ${bytes.length} bytes`);
+  if (bytes.length < 4) throw new MessageError(`message truncated: ${bytes.length} bytes`);
   const flags = bytes[0]!;
   const version = flags >> 4;
   if (version !== MESSAGE_HEADER_VERSION) throw new MessageError(`unsupported message version ${version}`);
@@ -238,7 +238,7 @@ export function encodeProtocolHeader(header: ProtocolHeader): Uint8Array {
   writer.u16le(header.protocolId);
   if (header.ackedMessageCounter !== undefined) writer.u32le(header.ackedMessageCounter);
   if (header.securedExtensions !== undefined) {
-    if (header.securedExtensions.length > 0xffff) throw new MessageError("secured extensions longer than 65535 bytes");
+    if (header.securedExtensions.length > 0xffff) throw new MessageError("secured extensions too long");
     writer.u16le(header.securedExtensions.length).bytes(header.securedExtensions);
   }
   return writer.finish();
@@ -312,7 +312,7 @@ function privacyCrypt(privacyKey: Uint8Array, nonce: Uint8Array, data: Uint8Arra
 export function togglePrivacy(message: Uint8Array, privacyKey: Uint8Array): Uint8Array {
   const prefix = decodeMessagePrefix(message);
   const end = PRIVACY_HEADER_OFFSET + privacyHeaderLength(prefix);
-  if (message.length < end + MIC_LENGTH) throw new MessageError("message too short for its privacy header and MIC");
+  if (message.length < end + MIC_LENGTH) throw new MessageError("message truncated for privacy header and MIC");
   const nonce = privacyNonce(prefix.sessionId, message.subarray(message.length - MIC_LENGTH));
   const out = message.slice();
   out.set(privacyCrypt(privacyKey, nonce, message.subarray(PRIVACY_HEADER_OFFSET, end)), PRIVACY_HEADER_OFFSET);
@@ -322,15 +322,15 @@ export function togglePrivacy(message: Uint8Array, privacyKey: Uint8Array): Uint
 /** An unsecured message: header, protocol header and payload in clear. */
 export function encodeUnsecuredMessage(parts: MessageParts): Uint8Array {
   const header = parts.packetHeader;
-  if (header.sessionId !== UNSECURED_SESSION_ID || header.sessionType !== "unicast") throw new MessageError("unsecured messages use unicast session id 0");
-  if (header.privacy) throw new MessageError("unsecured messages cannot use privacy");
+  if (header.sessionId !== UNSECURED_SESSION_ID || header.sessionType !== "unicast") throw new MessageError("unsecured needs unicast session id 0");
+  if (header.privacy) throw new MessageError("unsecured with privacy");
   return concatBytes(encodePacketHeader(header), encodeProtocolHeader(parts.protocolHeader), parts.payload);
 }
 
 export function decodeUnsecuredMessage(bytes: Uint8Array): DecodedMessage {
   const { header, length } = decodePacketHeader(bytes);
   if (header.sessionId !== UNSECURED_SESSION_ID || header.sessionType !== "unicast") throw new MessageError("not an unsecured message");
-  if (header.privacy) throw new MessageError("privacy flag on an unsecured message");
+  if (header.privacy) throw new MessageError("unsecured with privacy flag");
   const { header: protocolHeader, payload } = decodeProtocolHeader(bytes.subarray(length));
   return { packetHeader: header, protocolHeader, payload };
 }
@@ -352,7 +352,7 @@ export function encodeSecuredMessage(parts: MessageParts, keys: MessageKeys): Ui
   const plaintext = concatBytes(encodeProtocolHeader(parts.protocolHeader), parts.payload);
   const message = concatBytes(headerBytes, aesCcmEncrypt(keys.key, nonce, plaintext, headerBytes, MIC_LENGTH));
   if (!header.privacy) return message;
-  if (!keys.privacyKey) throw new MessageError("privacy requested without a privacy key");
+  if (!keys.privacyKey) throw new MessageError("no privacy key");
   return togglePrivacy(message, keys.privacyKey);
 }
 
@@ -364,11 +364,11 @@ export function decodeSecuredMessage(bytes: Uint8Array, keys: { key: Uint8Array;
   const prefix = decodeMessagePrefix(bytes);
   let clear = bytes;
   if (prefix.privacy) {
-    if (!keys.privacyKey) throw new MessageError("privacy flag set but no privacy key for this session");
+    if (!keys.privacyKey) throw new MessageError("privacy flag but no privacy key");
     clear = togglePrivacy(bytes, keys.privacyKey);
   }
   const { header, length } = decodePacketHeader(clear);
-  if (clear.length < length + MIC_LENGTH) throw new MessageError("secured message shorter than its header and MIC");
+  if (clear.length < length + MIC_LENGTH) throw new MessageError("secured message truncated");
   const nonceNodeId = keys.nonceNodeId ?? header.sourceNodeId;
   if (nonceNodeId === undefined) throw new MessageError("no node id for the nonce");
   const nonce = messageNonce(header.securityFlags, header.messageCounter, nonceNodeId);

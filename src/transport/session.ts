@@ -256,7 +256,7 @@ export class SessionManager {
    * takes it or remove(id) releases it (a failed handshake must call remove).
    */
   allocateLocalSessionId(): number {
-    if (this.reserved.size >= this.maxSecureSessions) throw new SessionTableFullError("too many session ids reserved by handshakes in progress");
+    if (this.reserved.size >= this.maxSecureSessions) throw new SessionTableFullError("too many session ids reserved");
     for (;;) {
       const bytes = this.random.bytes(2);
       const id = bytes[0]! | (bytes[1]! << 8);
@@ -338,7 +338,7 @@ export class SessionManager {
 
   /** A new session to start a handshake with `peer`, under a random ephemeral node id of ours. */
   createUnsecuredSession(peer: PeerAddress): UnsecuredSession {
-    if (!this.makeUnsecuredRoom()) throw new SessionTableFullError("no room for another unsecured session");
+    if (!this.makeUnsecuredRoom()) throw new SessionTableFullError("no room for an unsecured session");
     let nodeId: bigint;
     do {
       nodeId = 0n;
@@ -375,26 +375,27 @@ export class SessionManager {
     return session === this.currentSession || session.activeExchanges > 0;
   }
 
-  private evictSecureSession(): void {
-    let victim: SecureSession | undefined;
-    for (const session of this.secure.values()) {
+  /** The least recently active session no exchange or handler is using. */
+  private idlest<T extends Session>(sessions: Iterable<T>): T | undefined {
+    let victim: T | undefined;
+    for (const session of sessions) {
       if (this.inUse(session)) continue;
       if (!victim || session.lastActivityMs < victim.lastActivityMs) victim = session;
     }
-    if (!victim) throw new SessionTableFullError(`all ${this.maxSecureSessions} secure sessions are in use`);
+    return victim;
+  }
+
+  private evictSecureSession(): void {
+    const victim = this.idlest(this.secure.values());
+    if (!victim) throw new SessionTableFullError(`all ${this.maxSecureSessions} secure sessions in use`);
     this.remove(victim.localSessionId, "evicted");
   }
 
   private makeUnsecuredRoom(): boolean {
     if (this.unsecured.length < this.maxUnsecuredSessions) return true;
-    let victim: UnsecuredSession | undefined;
-    for (const session of this.unsecured) {
-      if (this.inUse(session)) continue;
-      if (!victim || session.lastActivityMs < victim.lastActivityMs) victim = session;
-    }
-    if (!victim) return false;
-    this.removeUnsecured(victim, "evicted");
-    return true;
+    const victim = this.idlest(this.unsecured);
+    if (victim) this.removeUnsecured(victim, "evicted");
+    return victim !== undefined;
   }
 
   /** Every listener runs even if one throws; the first error is rethrown afterwards. */

@@ -351,7 +351,7 @@ export default suite("transport exchanges and MRP", (test) => {
     ok(!exchanges[2]!.awaitingAck);
     throws(() => {
       for (let i = 0; i < 20; i++) w.a.exchanges.initiate(w.sa);
-    }, /exchanges are in use/);
+    }, /exchanges in use/);
   });
 
   test("one reliable message at a time; close lingers until the ack; timeouts leave the exchange usable", async () => {
@@ -359,7 +359,7 @@ export default suite("transport exchanges and MRP", (test) => {
     w.link.drop = (packet, index) => packet.from === "b" && index < 3;
     const exchange = w.a.exchanges.initiate(w.sa);
     exchange.send(IM, 0x01, bytes());
-    throws(() => exchange.send(IM, 0x02, bytes()), /awaiting its acknowledgement/);
+    throws(() => exchange.send(IM, 0x02, bytes()), /awaiting its ack/);
     exchange.send(IM, 0x03, bytes(), { reliable: false });
     await rejects(async () => {
       const pending = exchange.nextMessage(100);

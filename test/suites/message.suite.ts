@@ -285,7 +285,7 @@ export default suite("transport message format", (test) => {
     }
     throws(
       () => encodeSecuredMessage({ packetHeader: { sessionId: 1, sessionType: "unicast", messageCounter: 1, privacy: true }, protocolHeader: PROTOCOL_0x7D20, payload: new Uint8Array(0) }, { key, nonceNodeId: 0n }),
-      /without a privacy key/,
+      /^no privacy key$/,
     );
   });
 });
