@@ -133,13 +133,8 @@ export function sameName(a: string, b: string): boolean {
 
 function parseIpv4(address: string): Uint8Array {
   const parts = address.split(".");
-  if (parts.length !== 4) throw new DnsError(`not an IPv4 address: ${address}`);
-  return Uint8Array.from(
-    parts.map((part) => {
-      if (!/^\d{1,3}$/.test(part) || Number(part) > 255) throw new DnsError(`not an IPv4 address: ${address}`);
-      return Number(part);
-    }),
-  );
+  if (parts.length !== 4 || parts.some((part) => !/^\d{1,3}$/.test(part) || Number(part) > 255)) throw new DnsError(`not an IPv4 address: ${address}`);
+  return Uint8Array.from(parts, Number);
 }
 
 function formatIpv4(bytes: Uint8Array): string {
@@ -240,35 +235,30 @@ class DnsReader {
   offset = 0;
   constructor(readonly bytes: Uint8Array) {}
 
-  need(count: number, what: string): void {
-    if (this.offset + count > this.bytes.length) throw new DnsError(`${what} runs past the end of the message (offset ${this.offset})`);
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.bytes[this.offset++]!;
-  }
-
-  u16(what: string): number {
-    this.need(2, what);
-    const value = (this.bytes[this.offset]! << 8) | this.bytes[this.offset + 1]!;
-    this.offset += 2;
-    return value;
-  }
-
-  u32(what: string): number {
-    this.need(4, what);
-    const b = this.bytes;
-    const value = b[this.offset]! * 0x1000000 + ((b[this.offset + 1]! << 16) | (b[this.offset + 2]! << 8) | b[this.offset + 3]!);
-    this.offset += 4;
-    return value;
-  }
-
-  take(count: number, what: string): Uint8Array {
-    this.need(count, what);
-    const out = this.bytes.slice(this.offset, this.offset + count);
+  /** Claims `count` bytes; returns where they start. */
+  private skip(count: number): number {
+    const at = this.offset;
+    if (at + count > this.bytes.length) throw new DnsError(`runs past the end at ${at}`);
     this.offset += count;
-    return out;
+    return at;
+  }
+
+  take(count: number): Uint8Array {
+    const at = this.skip(count);
+    return this.bytes.slice(at, at + count);
+  }
+
+  u8(): number {
+    return this.bytes[this.skip(1)]!;
+  }
+
+  u16(): number {
+    const at = this.skip(2);
+    return (this.bytes[at]! << 8) | this.bytes[at + 1]!;
+  }
+
+  u32(): number {
+    return this.u16() * 0x10000 + this.u16();
   }
 
   /** A possibly compressed name; `limit` bounds where its first labels may extend (rdata end). */
@@ -281,7 +271,8 @@ class DnsReader {
     // point strictly before itself, so a chain of them cannot loop.
     let resume = -1;
     for (;;) {
-      if (position >= (resume < 0 ? limit : this.bytes.length)) throw new DnsError(`${what}: name runs past its end`);
+      const bound = resume < 0 ? limit : this.bytes.length;
+      if (position >= bound) throw new DnsError(`${what}: name runs past its end`);
       const length = this.bytes[position]!;
       if (length === 0) {
         position += 1;
@@ -289,17 +280,17 @@ class DnsReader {
       }
       const kind = length & 0xc0;
       if (kind === 0xc0) {
-        if (position + 1 >= (resume < 0 ? limit : this.bytes.length)) throw new DnsError(`${what}: truncated compression pointer`);
+        if (position + 1 >= bound) throw new DnsError(`${what}: truncated pointer`);
         const target = ((length & 0x3f) << 8) | this.bytes[position + 1]!;
-        if (target >= position || target < HEADER_LENGTH) throw new DnsError(`${what}: compression pointer to ${target} does not point backwards into the message`);
-        if (++pointers > MAX_POINTERS_PER_NAME) throw new DnsError(`${what}: too many compression pointers`);
+        if (target >= position || target < HEADER_LENGTH) throw new DnsError(`${what}: pointer to ${target} not backwards`);
+        if (++pointers > MAX_POINTERS_PER_NAME) throw new DnsError(`${what}: too many pointers`);
         if (resume < 0) resume = position + 2;
         position = target;
         continue;
       }
-      if (kind !== 0) throw new DnsError(`${what}: label type 0x${kind.toString(16)} is not supported`);
+      if (kind !== 0) throw new DnsError(`${what}: label type ${kind}`);
       const end = position + 1 + length;
-      if (end > (resume < 0 ? limit : this.bytes.length)) throw new DnsError(`${what}: label runs past its end`);
+      if (end > bound) throw new DnsError(`${what}: label runs past its end`);
       wireLength += 1 + length;
       if (wireLength > MAX_NAME_WIRE_LENGTH) throw new DnsError(`${what}: name longer than ${MAX_NAME_WIRE_LENGTH} bytes`);
       const label = this.bytes.subarray(position + 1, end);
@@ -313,22 +304,22 @@ class DnsReader {
 
   question(): DnsQuestion {
     const name = this.name("question name");
-    const type = this.u16("question type");
-    const rawClass = this.u16("question class");
+    const type = this.u16();
+    const rawClass = this.u16();
     return { name, type, class: rawClass & 0x7fff, unicastResponse: (rawClass & QU_BIT) !== 0 };
   }
 
   record(): DnsRecord {
     const name = this.name("record name");
-    const type = this.u16("record type");
-    const rawClass = this.u16("record class");
-    const ttl = this.u32("record TTL");
-    const length = this.u16("record data length");
-    this.need(length, `record data of ${name}`);
+    const type = this.u16();
+    const rawClass = this.u16();
+    const ttl = this.u32();
+    const length = this.u16();
+    if (this.offset + length > this.bytes.length) throw new DnsError(`record data of ${name} runs past the end`);
     const start = this.offset;
     const end = start + length;
     const data = this.recordData(type, end, name);
-    if (this.offset !== end) throw new DnsError(`record data of ${name} (type ${type}) has ${end - this.offset} unexplained bytes`);
+    if (this.offset !== end) throw new DnsError(`record ${name}: ${end - this.offset} unexplained bytes`);
     return { name, type, class: rawClass & 0x7fff, cacheFlush: (rawClass & CACHE_FLUSH_BIT) !== 0, ttl, data };
   }
 
@@ -337,25 +328,25 @@ class DnsReader {
     switch (type) {
       case DnsType.A:
         if (length !== 4) throw new DnsError(`A record of ${owner} has ${length} bytes`);
-        return { kind: "A", address: formatIpv4(this.take(4, "A")) };
+        return { kind: "A", address: formatIpv4(this.take(4)) };
       case DnsType.AAAA:
         if (length !== 16) throw new DnsError(`AAAA record of ${owner} has ${length} bytes`);
-        return { kind: "AAAA", address: formatIpv6(this.take(16, "AAAA")) };
+        return { kind: "AAAA", address: formatIpv6(this.take(16)) };
       case DnsType.PTR:
         return { kind: "PTR", target: this.name("PTR target", end) };
       case DnsType.SRV: {
-        const priority = this.u16("SRV priority");
-        const weight = this.u16("SRV weight");
-        const port = this.u16("SRV port");
+        const priority = this.u16();
+        const weight = this.u16();
+        const port = this.u16();
         if (this.offset > end) throw new DnsError(`SRV record of ${owner} is too short`);
         return { kind: "SRV", priority, weight, port, target: this.name("SRV target", end) };
       }
       case DnsType.TXT: {
         const entries: Uint8Array[] = [];
         while (this.offset < end) {
-          const size = this.u8("TXT string length");
+          const size = this.u8();
           if (this.offset + size > end) throw new DnsError(`TXT string of ${owner} runs past its record`);
-          entries.push(this.take(size, "TXT string"));
+          entries.push(this.take(size));
         }
         // RFC 6763 6.1: an empty TXT record is one empty string.
         return { kind: "TXT", entries: entries.filter((entry) => entry.length > 0) };
@@ -365,12 +356,12 @@ class DnsReader {
         const types: number[] = [];
         let lastWindow = -1;
         while (this.offset < end) {
-          const window = this.u8("NSEC window");
-          const size = this.u8("NSEC bitmap length");
-          if (window <= lastWindow) throw new DnsError(`NSEC windows of ${owner} are not in increasing order`);
-          if (size < 1 || size > 32 || this.offset + size > end) throw new DnsError(`NSEC bitmap of ${owner} has a bad length ${size}`);
+          const window = this.u8();
+          const size = this.u8();
+          if (window <= lastWindow) throw new DnsError(`NSEC of ${owner}: windows not increasing`);
+          if (size < 1 || size > 32 || this.offset + size > end) throw new DnsError(`NSEC of ${owner}: bad length ${size}`);
           lastWindow = window;
-          const bitmap = this.take(size, "NSEC bitmap");
+          const bitmap = this.take(size);
           bitmap.forEach((byte, index) => {
             for (let bit = 0; bit < 8; bit++) if (byte & (0x80 >> bit)) types.push(window * 256 + index * 8 + bit);
           });
@@ -378,7 +369,7 @@ class DnsReader {
         return { kind: "NSEC", nextName, types };
       }
       default:
-        return { kind: "raw", bytes: this.take(length, "record data") };
+        return { kind: "raw", bytes: this.take(length) };
     }
   }
 }
@@ -386,16 +377,16 @@ class DnsReader {
 /** Decodes a whole DNS message; throws DnsError on anything malformed or trailing. */
 export function decodeDnsMessage(bytes: Uint8Array): DnsMessage {
   if (bytes.length > MAX_DNS_MESSAGE_SIZE) throw new DnsError(`message of ${bytes.length} bytes exceeds ${MAX_DNS_MESSAGE_SIZE}`);
-  if (bytes.length < HEADER_LENGTH) throw new DnsError(`message of ${bytes.length} bytes is shorter than a header`);
+  if (bytes.length < HEADER_LENGTH) throw new DnsError(`message of ${bytes.length} bytes shorter than a header`);
   const reader = new DnsReader(bytes);
-  const id = reader.u16("id");
-  const flags = reader.u16("flags");
-  const counts = [reader.u16("question count"), reader.u16("answer count"), reader.u16("authority count"), reader.u16("additional count")] as const;
+  const id = reader.u16();
+  const flags = reader.u16();
+  const counts = [reader.u16(), reader.u16(), reader.u16(), reader.u16()] as const;
   const [questionCount, answerCount, authorityCount, additionalCount] = counts;
   // Counts that cannot fit the packet are refused before anything is allocated for them.
   const room = bytes.length - HEADER_LENGTH;
   if (questionCount * MIN_QUESTION_LENGTH + (answerCount + authorityCount + additionalCount) * MIN_RECORD_LENGTH > room) {
-    throw new DnsError(`section counts ${counts.join("/")} cannot fit in ${bytes.length} bytes`);
+    throw new DnsError(`counts ${counts.join("/")} cannot fit`);
   }
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < questionCount; i++) questions.push(reader.question());
@@ -502,7 +493,7 @@ class DnsWriter {
 
 function recordType(record: DnsRecord): number {
   if (record.data.kind !== "raw" && TYPE_OF_KIND[record.data.kind] !== record.type) {
-    throw new DnsError(`record ${record.name}: type ${record.type} does not match ${record.data.kind} data`);
+    throw new DnsError(`record ${record.name}: type ${record.type} with ${record.data.kind} data`);
   }
   return record.type;
 }
@@ -529,7 +520,7 @@ function writeRecord(writer: DnsWriter, record: DnsRecord): void {
       break;
     case "SRV":
       for (const value of [data.priority, data.weight, data.port]) {
-        if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new DnsError(`record ${record.name}: SRV field ${value} out of range`);
+        if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new DnsError(`record ${record.name}: SRV field ${value}`);
         writer.u16(value);
       }
       writer.name(data.target, true);

@@ -185,8 +185,13 @@ function isUnique(record: DnsRecord): boolean {
   return record.type !== DnsType.PTR;
 }
 
-function withTtl(record: DnsRecord, ttl: number): DnsRecord {
-  return { ...record, ttl };
+/** An IN-class record; those naming a host get its short TTL and, being unique, the cache-flush bit. */
+function inRecord(name: string, type: number, data: DnsRecord["data"], unique = true, ttl = HOST_RECORD_TTL): DnsRecord {
+  return { name, type, class: DNS_CLASS_IN, cacheFlush: unique, ttl, data };
+}
+
+function isAddress(record: DnsRecord): boolean {
+  return record.type === DnsType.A || record.type === DnsType.AAAA;
 }
 
 export class MdnsResponder implements MdnsQuerier {
@@ -231,10 +236,10 @@ export class MdnsResponder implements MdnsQuerier {
         );
         this.sockets.set(family, socket);
       } catch (error) {
-        this.log("warn", `mDNS over IPv${family} is not available: ${(error as Error).message}`);
+        this.log("warn", `mDNS: no IPv${family}: ${(error as Error).message}`);
       }
     }
-    if (this.sockets.size === 0) throw new Error("mDNS: no address family could be opened");
+    if (this.sockets.size === 0) throw new Error("mDNS: no address family");
   }
 
   /** The host name in use (it changes when a conflict forces a rename). */
@@ -324,7 +329,7 @@ export class MdnsResponder implements MdnsQuerier {
 
   /** Multicasts a query (encoded by the caller) on every family served. */
   sendQuery(packet: Uint8Array): void {
-    if (this.closed) throw new Error("mDNS responder is closed");
+    this.checkOpen();
     this.sendToGroups(packet);
   }
 
@@ -358,11 +363,15 @@ export class MdnsResponder implements MdnsQuerier {
     });
   }
 
+  private checkOpen(): void {
+    if (this.closed) throw new Error("mDNS responder closed");
+  }
+
   // -------------------------------------------------------------------------------------------
   // Registrations
 
   private register(spec: Omit<Registration, "state" | "step" | "timer" | "announced">): void {
-    if (this.closed) throw new Error("mDNS responder is closed");
+    this.checkOpen();
     const existing = this.registrations.get(spec.id);
     if (existing && existing.instance === spec.instance && existing.state !== "probing") {
       // Same name, new data: goodbye for what disappeared, announce the rest again.
@@ -381,7 +390,7 @@ export class MdnsResponder implements MdnsQuerier {
     if (existing) this.stopTimer(existing);
     const registration: Registration = { ...spec, state: "probing", step: 0, timer: undefined, announced: existing?.announced ?? [] };
     this.registrations.set(spec.id, registration);
-    this.startProbing(registration, Math.floor((this.random.bytes(1)[0]! / 256) * PROBE_INTERVAL_MS));
+    this.startProbing(registration, this.randomDelay(PROBE_INTERVAL_MS));
   }
 
   private unregister(id: string): void {
@@ -481,14 +490,14 @@ export class MdnsResponder implements MdnsQuerier {
   private uniqueServiceRecords(registration: Registration): DnsRecord[] {
     const name = this.instanceName(registration);
     return [
-      { name, type: DnsType.SRV, class: DNS_CLASS_IN, cacheFlush: true, ttl: HOST_RECORD_TTL, data: { kind: "SRV", priority: 0, weight: 0, port: registration.port, target: this.hostName } },
-      { name, type: DnsType.TXT, class: DNS_CLASS_IN, cacheFlush: true, ttl: SERVICE_RECORD_TTL, data: { kind: "TXT", entries: registration.txt } },
+      inRecord(name, DnsType.SRV, { kind: "SRV", priority: 0, weight: 0, port: registration.port, target: this.hostName }),
+      inRecord(name, DnsType.TXT, { kind: "TXT", entries: registration.txt }, true, SERVICE_RECORD_TTL),
     ];
   }
 
   private serviceRecords(registration: Registration): DnsRecord[] {
     const instance = this.instanceName(registration);
-    const ptr = (name: string, target: string): DnsRecord => ({ name, type: DnsType.PTR, class: DNS_CLASS_IN, cacheFlush: false, ttl: SERVICE_RECORD_TTL, data: { kind: "PTR", target } });
+    const ptr = (name: string, target: string) => inRecord(name, DnsType.PTR, { kind: "PTR", target }, false, SERVICE_RECORD_TTL);
     const records = [ptr(SERVICE_ENUMERATION, registration.service), ptr(registration.service, instance)];
     for (const subtype of registration.subtypes) {
       const subtypeName = `${subtype}._sub.${registration.service}`;
@@ -508,11 +517,8 @@ export class MdnsResponder implements MdnsQuerier {
         const plain = address.split("%")[0]!;
         if (seen.has(plain)) continue;
         seen.add(plain);
-        records.push(
-          family === 4
-            ? { name: this.hostName, type: DnsType.A, class: DNS_CLASS_IN, cacheFlush: true, ttl: HOST_RECORD_TTL, data: { kind: "A", address: plain } }
-            : { name: this.hostName, type: DnsType.AAAA, class: DNS_CLASS_IN, cacheFlush: true, ttl: HOST_RECORD_TTL, data: { kind: "AAAA", address: plain } },
-        );
+        const kind = family === 4 ? "A" : "AAAA";
+        records.push(inRecord(this.hostName, DnsType[kind], { kind, address: plain }));
       }
     }
     return records;
@@ -558,7 +564,7 @@ export class MdnsResponder implements MdnsQuerier {
       message = decodeDnsMessage(data);
     } catch (error) {
       if (error instanceof DnsError) {
-        this.log("debug", `mDNS: dropped a malformed packet from ${from.address}: ${error.message}`);
+        this.log("debug", `mDNS: malformed from ${from.address}: ${error.message}`);
         return;
       }
       throw error;
@@ -573,7 +579,7 @@ export class MdnsResponder implements MdnsQuerier {
         this.answer(message, from, family);
       }
     } catch (error) {
-      this.log("error", `mDNS: failed on a packet from ${from.address}: ${(error as Error).message}`);
+      this.log("error", `mDNS: from ${from.address}: ${(error as Error).message}`);
     }
   }
 
@@ -591,7 +597,7 @@ export class MdnsResponder implements MdnsQuerier {
       // unique record of one of our types with other data (RFC 6762 9).
       const conflicting = owned.probing
         ? theirs
-        : theirs.filter((record) => record.type === DnsType.SRV || record.type === DnsType.TXT || record.type === DnsType.A || record.type === DnsType.AAAA);
+        : theirs.filter((record) => record.type === DnsType.SRV || record.type === DnsType.TXT || isAddress(record));
       if (conflicting.length > 0) this.conflict(owned.name, owned.registration);
     }
   }
@@ -606,7 +612,7 @@ export class MdnsResponder implements MdnsQuerier {
       return;
     }
     if (!registration.renameable) {
-      this.log("warn", `mDNS: another responder claims ${name}; operational names are fixed, keeping it`);
+      this.log("warn", `mDNS: ${name} claimed elsewhere; kept`);
       return;
     }
     const old = this.instanceName(registration);
@@ -624,7 +630,7 @@ export class MdnsResponder implements MdnsQuerier {
       if (theirs.length === 0) continue;
       const ours = owned.registration ? this.uniqueServiceRecords(owned.registration) : this.hostRecords();
       if (compareRecordSets(ours, theirs) >= 0) continue;
-      this.log("info", `mDNS: lost a simultaneous probe for ${owned.name}; probing again in 1 s`);
+      this.log("info", `mDNS: lost probe tie for ${owned.name}`);
       const targets = owned.registration ? [owned.registration] : [...this.registrations.values()];
       for (const registration of targets) if (registration.state === "probing") this.startProbing(registration, TIE_BREAK_DEFER_MS);
     }
@@ -698,7 +704,8 @@ export class MdnsResponder implements MdnsQuerier {
     const ofName = records.filter((record) => sameName(record.name, question.name) && isUnique(record));
     if (ofName.length === 0) return undefined;
     const types = [...new Set(ofName.map((record) => record.type))];
-    return { name: ofName[0]!.name, type: DnsType.NSEC, class: DNS_CLASS_IN, cacheFlush: true, ttl: HOST_RECORD_TTL, data: { kind: "NSEC", nextName: ofName[0]!.name, types } };
+    const name = ofName[0]!.name;
+    return inRecord(name, DnsType.NSEC, { kind: "NSEC", nextName: name, types });
   }
 
   /** RFC 6763 12: PTR → SRV, TXT and addresses; SRV → addresses; A ↔ AAAA (RFC 6762 6.2). */
@@ -709,16 +716,14 @@ export class MdnsResponder implements MdnsQuerier {
       const key = recordKey(record);
       if (!answered.has(key)) additions.set(key, record);
     };
-    const addresses = records.filter((record) => record.type === DnsType.A || record.type === DnsType.AAAA);
+    const addresses = records.filter(isAddress);
     for (const answer of answers) {
       if (answer.data.kind === "PTR") {
         const target = answer.data.target;
         const targetRecords = records.filter((record) => sameName(record.name, target) && (record.type === DnsType.SRV || record.type === DnsType.TXT));
         targetRecords.forEach(add);
         if (targetRecords.some((record) => record.type === DnsType.SRV)) addresses.forEach(add);
-      } else if (answer.data.kind === "SRV") {
-        addresses.forEach(add);
-      } else if (answer.type === DnsType.A || answer.type === DnsType.AAAA) {
+      } else if (answer.data.kind === "SRV" || isAddress(answer)) {
         addresses.forEach(add);
       }
     }
@@ -780,7 +785,7 @@ export class MdnsResponder implements MdnsQuerier {
 
   private sendGoodbyes(records: DnsRecord[]): void {
     if (records.length === 0 || this.closed) return;
-    const goodbyes = records.map((record) => withTtl(record, 0));
+    const goodbyes = records.map((record) => ({ ...record, ttl: 0 }));
     for (const family of this.sockets.keys()) {
       this.sendPackets(goodbyes, [], (packet) => this.sendToGroup(family, packet));
       for (const record of records) this.lastMulticast.delete(`${family}|${recordKey(record)}`);
