@@ -140,22 +140,90 @@ function validatePeerChain(fabric: CaseFabric, noc: Uint8Array, icac: Uint8Array
   return chain;
 }
 
-function allocateSessionId(context: HandshakeContext): number {
+/** Runs `action`; a full session table is Busy to the peer. */
+function busyWhenFull<T>(action: () => T): T {
   try {
-    return context.sessions.allocateLocalSessionId();
+    return action();
   } catch (error) {
     if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
     throw error;
   }
 }
 
-function createSession(context: HandshakeContext, options: Parameters<HandshakeContext["sessions"]["createSecureSession"]>[0]): SecureSession {
-  try {
-    return context.sessions.createSecureSession(options);
-  } catch (error) {
-    if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
-    throw error;
+function allocateSessionId(context: HandshakeContext): number {
+  return busyWhenFull(() => context.sessions.allocateLocalSessionId());
+}
+
+/** The TBS data of a Sigma2 or Sigma3 signature. */
+function signedData(noc: Uint8Array, icac: Uint8Array | undefined, senderPublicKey: Uint8Array, receiverPublicKey: Uint8Array): Uint8Array {
+  return encodeSignedData({ senderNoc: noc, ...(icac ? { senderIcac: icac } : {}), senderPublicKey, receiverPublicKey });
+}
+
+/** Our TBEData: NOC, ICAC and the signature over the ephemeral keys (and a resumption id in Sigma2). */
+function ownEncryptedData(fabric: CaseFabric, senderPublicKey: Uint8Array, receiverPublicKey: Uint8Array, resumptionId?: Uint8Array): Uint8Array {
+  return encodeEncryptedData({
+    senderNoc: fabric.noc,
+    ...(fabric.icac ? { senderIcac: fabric.icac } : {}),
+    signature: fabric.sign(signedData(fabric.noc, fabric.icac, senderPublicKey, receiverPublicKey)),
+    ...(resumptionId ? { resumptionId } : {}),
+  });
+}
+
+/** The peer's chain from its TBEData, and its signature over the ephemeral keys checked against its NOC. */
+function verifyPeer(
+  fabric: CaseFabric,
+  peerData: { senderNoc: Uint8Array; senderIcac?: Uint8Array; signature: Uint8Array },
+  senderPublicKey: Uint8Array,
+  receiverPublicKey: Uint8Array,
+  sigma: string,
+  expectedNodeId?: bigint,
+): ValidatedOperationalChain {
+  const chain = validatePeerChain(fabric, peerData.senderNoc, peerData.senderIcac, expectedNodeId);
+  if (!ecdsaVerify(chain.nocPublicKey, signedData(peerData.senderNoc, peerData.senderIcac, senderPublicKey, receiverPublicKey), peerData.signature)) {
+    throw new SecureChannelError(`the ${sigma} signature does not verify`);
   }
+  return chain;
+}
+
+interface CaseOutcome {
+  localSessionId: number;
+  peerSessionId: number;
+  isInitiator: boolean;
+  unsecured: UnsecuredSession;
+  peerParameters: SessionParameters | undefined;
+  fabric: CaseFabric;
+  peerNodeId: bigint;
+  cats: readonly number[];
+  /** The next resumption's id and secret. */
+  resumptionId: Uint8Array;
+  sharedSecret: Uint8Array;
+}
+
+/**
+ * Creates the session from the 48-byte key block, confirms it to the peer when `confirm`, closes
+ * the exchange and keeps the resumption record.
+ */
+function completeCase(context: HandshakeContext, store: ResumptionStore, exchange: Exchange, keys: Uint8Array, confirm: boolean, outcome: CaseOutcome): SecureSession {
+  const { fabric, peerNodeId, cats, peerParameters } = outcome;
+  const session = busyWhenFull(() =>
+    context.sessions.createSecureSession({
+      kind: "case",
+      localSessionId: outcome.localSessionId,
+      peerSessionId: outcome.peerSessionId,
+      ...splitSessionKeys(keys),
+      isInitiator: outcome.isInitiator,
+      peerNodeId,
+      localNodeId: fabric.nodeId,
+      fabricIndex: fabric.fabricIndex,
+      caseAuthenticatedTags: [...cats],
+      peerAddress: outcome.unsecured.peerAddress,
+      ...(peerParameters ? { peerParameters } : {}),
+    }),
+  );
+  if (confirm) sendStatus(context, exchange, secureChannelStatus(SecureChannelCode.sessionEstablishmentSuccess));
+  exchange.close();
+  store.save({ resumptionId: outcome.resumptionId, sharedSecret: outcome.sharedSecret, fabricIndex: fabric.fabricIndex, peerNodeId, caseAuthenticatedTags: cats });
+  return session;
 }
 
 export interface CaseOptions {
@@ -294,21 +362,18 @@ export class CaseResponder {
       // The session exists only once the initiator confirms (spec 4.14.2.2.2).
       await receiveHandshakeMessage(exchange, SecureChannelOpcode.statusReport, deadline, context.clock);
       keys = resumedSessionKeys(sharedSecret, sigma1.initiatorRandom, sigma1.resumptionId!);
-      const session = createSession(context, {
-        kind: "case",
+      const session = completeCase(context, options.resumption, exchange, keys, false, {
         localSessionId,
         peerSessionId: sigma1.initiatorSessionId,
-        ...splitSessionKeys(keys),
         isInitiator: false,
+        unsecured,
+        peerParameters,
+        fabric,
         peerNodeId,
-        localNodeId: fabric.nodeId,
-        fabricIndex: fabric.fabricIndex,
-        caseAuthenticatedTags: [...caseAuthenticatedTags],
-        peerAddress: unsecured.peerAddress,
-        ...(peerParameters ? { peerParameters } : {}),
+        cats: caseAuthenticatedTags,
+        resumptionId: newResumptionId,
+        sharedSecret,
       });
-      exchange.close();
-      options.resumption.save({ resumptionId: newResumptionId, sharedSecret, fabricIndex: fabric.fabricIndex, peerNodeId, caseAuthenticatedTags });
       context.log("info", `CASE session ${localSessionId} resumed with node 0x${peerNodeId.toString(16)} on fabric ${fabric.fabricIndex}`);
       const established = options.onSessionEstablished;
       if (established) notifyApplication(context, "onSessionEstablished", () => established(session, true));
@@ -328,7 +393,7 @@ export class CaseResponder {
   ): Promise<void> {
     const { context, options } = this;
     const fabric = findFabricByDestinationId(options.fabrics, sigma1.destinationId, sigma1.initiatorRandom);
-    if (!fabric) throw new SecureChannelError("Sigma1's destination identifier matches none of our fabrics", SecureChannelCode.noSharedTrustRoots);
+    if (!fabric) throw new SecureChannelError("Sigma1's destination matches no fabric", SecureChannelCode.noSharedTrustRoots);
     let ephemeral: KeyPair | undefined;
     let sharedSecret: Uint8Array | undefined;
     let s2k: Uint8Array | undefined;
@@ -341,18 +406,7 @@ export class CaseResponder {
       const responderRandom = context.random.bytes(RANDOM_LENGTH);
       const resumptionId = context.random.bytes(RESUMPTION_ID_LENGTH);
       s2k = sigma2Key(sharedSecret, fabric.ipk, responderRandom, ephemeral.publicKey, sigma1Bytes);
-      const signedData = encodeSignedData({
-        senderNoc: fabric.noc,
-        ...(fabric.icac ? { senderIcac: fabric.icac } : {}),
-        senderPublicKey: ephemeral.publicKey,
-        receiverPublicKey: sigma1.initiatorEphemeralPublicKey,
-      });
-      const encryptedData = encodeEncryptedData({
-        senderNoc: fabric.noc,
-        ...(fabric.icac ? { senderIcac: fabric.icac } : {}),
-        signature: fabric.sign(signedData),
-        resumptionId,
-      });
+      const encryptedData = ownEncryptedData(fabric, ephemeral.publicKey, sigma1.initiatorEphemeralPublicKey, resumptionId);
       const sigma2Bytes = encodeSigma2({
         responderRandom,
         responderSessionId: localSessionId,
@@ -366,32 +420,21 @@ export class CaseResponder {
       const sigma3 = decodeSigma3(sigma3Bytes);
       const key3 = (s3k = sigma3Key(sharedSecret, fabric.ipk, sigma1Bytes, sigma2Bytes));
       const peerData = decodeEncryptedData(step("TBEData3", () => decryptTbeData(key3, 3, sigma3.encrypted3)), false);
-      const chain = validatePeerChain(fabric, peerData.senderNoc, peerData.senderIcac);
-      const peerSigned = encodeSignedData({
-        senderNoc: peerData.senderNoc,
-        ...(peerData.senderIcac ? { senderIcac: peerData.senderIcac } : {}),
-        senderPublicKey: sigma1.initiatorEphemeralPublicKey,
-        receiverPublicKey: ephemeral.publicKey,
-      });
-      if (!ecdsaVerify(chain.nocPublicKey, peerSigned, peerData.signature)) throw new SecureChannelError("the Sigma3 signature does not verify with the peer's NOC");
+      const chain = verifyPeer(fabric, peerData, sigma1.initiatorEphemeralPublicKey, ephemeral.publicKey, "Sigma3");
 
       keys = caseSessionKeys(sharedSecret, fabric.ipk, sigma1Bytes, sigma2Bytes, sigma3Bytes);
-      const session = createSession(context, {
-        kind: "case",
+      const session = completeCase(context, options.resumption, exchange, keys, true, {
         localSessionId,
         peerSessionId: sigma1.initiatorSessionId,
-        ...splitSessionKeys(keys),
         isInitiator: false,
+        unsecured,
+        peerParameters,
+        fabric,
         peerNodeId: chain.nodeId,
-        localNodeId: fabric.nodeId,
-        fabricIndex: fabric.fabricIndex,
-        caseAuthenticatedTags: chain.cats,
-        peerAddress: unsecured.peerAddress,
-        ...(peerParameters ? { peerParameters } : {}),
+        cats: chain.cats,
+        resumptionId,
+        sharedSecret,
       });
-      sendStatus(context, exchange, secureChannelStatus(SecureChannelCode.sessionEstablishmentSuccess));
-      exchange.close();
-      options.resumption.save({ resumptionId, sharedSecret, fabricIndex: fabric.fabricIndex, peerNodeId: chain.nodeId, caseAuthenticatedTags: chain.cats });
       context.log("info", `CASE session ${localSessionId} established with node 0x${chain.nodeId.toString(16)} on fabric ${fabric.fabricIndex}`);
       const established = options.onSessionEstablished;
       if (established) notifyApplication(context, "onSessionEstablished", () => established(session, false));
@@ -443,20 +486,14 @@ export class CaseInitiator {
     const { context, options } = this;
     const fabric = options.fabrics.fabric(request.fabricIndex);
     if (!fabric) throw new SecureChannelError(`no fabric with index ${request.fabricIndex}`);
-    if (this.exchanges.size >= this.maxConcurrentHandshakes) throw new SecureChannelError("a CASE handshake of ours is already in progress", SecureChannelCode.busy);
-    let unsecured: UnsecuredSession;
-    try {
-      unsecured = context.sessions.createUnsecuredSession(request.peerAddress);
-    } catch (error) {
-      if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
-      throw error;
-    }
+    if (this.exchanges.size >= this.maxConcurrentHandshakes) throw new SecureChannelError("CASE handshake already in progress", SecureChannelCode.busy);
+    const unsecured = busyWhenFull(() => context.sessions.createUnsecuredSession(request.peerAddress));
     let exchange: Exchange;
     try {
       exchange = context.exchanges.initiate(unsecured);
     } catch (error) {
       context.sessions.removeUnsecured(unsecured);
-      throw new SecureChannelError(`no exchange for the handshake: ${(error as Error).message}`, SecureChannelCode.busy);
+      throw new SecureChannelError(`no exchange: ${(error as Error).message}`, SecureChannelCode.busy);
     }
     this.exchanges.add(exchange);
     const timer = context.clock.setTimer(this.handshakeTimeoutMs, () => exchange.abort());
@@ -512,33 +549,23 @@ export class CaseInitiator {
       const reply = await receiveHandshakeMessage(exchange, [SecureChannelOpcode.sigma2, SecureChannelOpcode.sigma2Resume], deadline, context.clock);
 
       if (reply.opcode === SecureChannelOpcode.sigma2Resume) {
-        if (!resumption) throw new SecureChannelError("Sigma2_Resume answers a Sigma1 that asked for no resumption");
+        if (!resumption) throw new SecureChannelError("Sigma2_Resume to a Sigma1 without resumption");
         const sigma2Resume = decodeSigma2Resume(reply.payload);
         const expected = resumeMic(2, resumption.sharedSecret, initiatorRandom, sigma2Resume.resumptionId);
         if (!constantTimeEqual(expected, sigma2Resume.sigma2ResumeMic)) throw new SecureChannelError("the Sigma2_Resume MIC does not verify");
         const peerParameters = sigma2Resume.responderSessionParameters?.mrp;
         keys = resumedSessionKeys(resumption.sharedSecret, initiatorRandom, resumption.resumptionId);
-        const session = createSession(context, {
-          kind: "case",
+        const session = completeCase(context, options.resumption, exchange, keys, true, {
           localSessionId,
           peerSessionId: sigma2Resume.responderSessionId,
-          ...splitSessionKeys(keys),
           isInitiator: true,
+          unsecured,
+          peerParameters,
+          fabric,
           peerNodeId: request.peerNodeId,
-          localNodeId: fabric.nodeId,
-          fabricIndex: fabric.fabricIndex,
-          caseAuthenticatedTags: resumption.cats,
-          peerAddress: unsecured.peerAddress,
-          ...(peerParameters ? { peerParameters } : {}),
-        });
-        sendStatus(context, exchange, secureChannelStatus(SecureChannelCode.sessionEstablishmentSuccess));
-        exchange.close();
-        options.resumption.save({
+          cats: resumption.cats,
           resumptionId: sigma2Resume.resumptionId,
           sharedSecret: resumption.sharedSecret,
-          fabricIndex: fabric.fabricIndex,
-          peerNodeId: request.peerNodeId,
-          caseAuthenticatedTags: resumption.cats,
         });
         return { session, resumed: true };
       }
@@ -549,44 +576,28 @@ export class CaseInitiator {
       sharedSecret = step("responder ephemeral key", () => ecdh(ownKey.privateKey, sigma2.responderEphemeralPublicKey));
       const key2 = (s2k = sigma2Key(sharedSecret, fabric.ipk, sigma2.responderRandom, sigma2.responderEphemeralPublicKey, sigma1Bytes));
       const peerData = decodeEncryptedData(step("TBEData2", () => decryptTbeData(key2, 2, sigma2.encrypted2)), true);
-      const chain = validatePeerChain(fabric, peerData.senderNoc, peerData.senderIcac, request.peerNodeId);
-      const peerSigned = encodeSignedData({
-        senderNoc: peerData.senderNoc,
-        ...(peerData.senderIcac ? { senderIcac: peerData.senderIcac } : {}),
-        senderPublicKey: sigma2.responderEphemeralPublicKey,
-        receiverPublicKey: ephemeral.publicKey,
-      });
-      if (!ecdsaVerify(chain.nocPublicKey, peerSigned, peerData.signature)) throw new SecureChannelError("the Sigma2 signature does not verify with the peer's NOC");
+      const chain = verifyPeer(fabric, peerData, sigma2.responderEphemeralPublicKey, ephemeral.publicKey, "Sigma2", request.peerNodeId);
 
       s3k = sigma3Key(sharedSecret, fabric.ipk, sigma1Bytes, sigma2Bytes);
-      const ownSigned = encodeSignedData({
-        senderNoc: fabric.noc,
-        ...(fabric.icac ? { senderIcac: fabric.icac } : {}),
-        senderPublicKey: ephemeral.publicKey,
-        receiverPublicKey: sigma2.responderEphemeralPublicKey,
-      });
-      const ownData = encodeEncryptedData({ senderNoc: fabric.noc, ...(fabric.icac ? { senderIcac: fabric.icac } : {}), signature: fabric.sign(ownSigned) });
+      const ownData = ownEncryptedData(fabric, ephemeral.publicKey, sigma2.responderEphemeralPublicKey);
       const sigma3Bytes = encodeSigma3({ encrypted3: encryptTbeData(s3k, 3, ownData) });
       exchange.send(SECURE_CHANNEL_PROTOCOL_ID, SecureChannelOpcode.sigma3, sigma3Bytes);
       await receiveHandshakeMessage(exchange, SecureChannelOpcode.statusReport, deadline, context.clock);
 
       const peerParameters = sigma2.responderSessionParameters?.mrp;
       keys = caseSessionKeys(sharedSecret, fabric.ipk, sigma1Bytes, sigma2Bytes, sigma3Bytes);
-      const session = createSession(context, {
-        kind: "case",
+      const session = completeCase(context, options.resumption, exchange, keys, false, {
         localSessionId,
         peerSessionId: sigma2.responderSessionId,
-        ...splitSessionKeys(keys),
         isInitiator: true,
+        unsecured,
+        peerParameters,
+        fabric,
         peerNodeId: chain.nodeId,
-        localNodeId: fabric.nodeId,
-        fabricIndex: fabric.fabricIndex,
-        caseAuthenticatedTags: chain.cats,
-        peerAddress: unsecured.peerAddress,
-        ...(peerParameters ? { peerParameters } : {}),
+        cats: chain.cats,
+        resumptionId: peerData.resumptionId!,
+        sharedSecret,
       });
-      exchange.close();
-      options.resumption.save({ resumptionId: peerData.resumptionId!, sharedSecret, fabricIndex: fabric.fabricIndex, peerNodeId: chain.nodeId, caseAuthenticatedTags: chain.cats });
       return { session, resumed: false };
     } finally {
       wipe(ephemeral?.privateKey, sharedSecret, s2k, s3k, keys, resumption?.sharedSecret);
