@@ -155,7 +155,7 @@ function checkBlockSize(size: number): void {
 }
 
 function checkSize(value: number, name: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new CodecError(`BDX: ${name} ${value} is not a non-negative safe integer`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new CodecError(`BDX: ${name} ${value}`);
 }
 
 function readSize(reader: ByteReader, wide: boolean, name: string): number {
@@ -192,7 +192,7 @@ export function encodeTransferInit(message: TransferInit): Uint8Array {
   checkBlockSize(message.maxBlockSize);
   if (message.startOffset !== undefined) checkSize(message.startOffset, "start offset");
   if (message.maxLength !== undefined) checkSize(message.maxLength, "max length");
-  if (message.fileDesignator.length < 1 || message.fileDesignator.length > 0xffff) throw new CodecError("BDX: file designator must be 1..65535 bytes");
+  if (message.fileDesignator.length < 1 || message.fileDesignator.length > 0xffff) throw new CodecError("BDX: file designator length");
   const writer = new ByteWriter(32 + message.fileDesignator.length);
   writer.u8(transferControlByte(message.version, message.modes));
   writer.u8(rangeControlByte(message.startOffset, message.maxLength));
@@ -400,14 +400,14 @@ export class BdxReceiver {
 
   /** Judges a message from the sender. */
   receive(message: BdxOutgoing): BdxReceiverEvent {
-    if (this.state !== "accepting" && this.state !== "querying") throw new Error(`BDX receiver is not waiting for a message (${this.state})`);
+    if (this.state !== "accepting" && this.state !== "querying") throw new Error(`BDX receiver not waiting (${this.state})`);
     const what = this.state === "accepting" ? "ReceiveAccept" : "Block";
     if (message.protocolId === SECURE_CHANNEL_PROTOCOL_ID && message.opcode === SecureChannelOpcode.statusReport) {
       let report: StatusReport;
       try {
         report = decodeStatusReport(message.payload);
       } catch {
-        throw this.violation(BdxStatus.badMessageContent, "malformed StatusReport from the sender");
+        throw this.violation(BdxStatus.badMessageContent, "malformed StatusReport");
       }
       this.state = "failed";
       throw new BdxError(
@@ -426,7 +426,7 @@ export class BdxReceiver {
 
   /** After an accept or stored data: the BlockQuery for the next block, or BlockAckEOF after the last. */
   next(): BdxOutgoing {
-    if (this.state !== "storing") throw new Error(`BDX receiver has nothing to send (${this.state})`);
+    if (this.state !== "storing") throw new Error(`BDX receiver: nothing to send (${this.state})`);
     if (this.lastBlock) {
       this.state = "done";
       return { protocolId: BDX_PROTOCOL_ID, opcode: BdxOpcode.blockAckEof, payload: encodeCounterMessage(this.counter) };
@@ -454,15 +454,15 @@ export class BdxReceiver {
       throw this.violation(BdxStatus.badMessageContent, `malformed ReceiveAccept: ${(error as Error).message}`);
     }
     const asked = this.options;
-    if (accept.version !== BDX_VERSION) throw this.violation(BdxStatus.versionNotSupported, `the sender chose BDX version ${accept.version}`);
+    if (accept.version !== BDX_VERSION) throw this.violation(BdxStatus.versionNotSupported, `sender chose version ${accept.version}`);
     if (!accept.modes.receiverDrive || accept.modes.senderDrive || accept.modes.asynchronous) {
-      throw this.violation(BdxStatus.transferMethodNotSupported, "the sender did not accept a receiver-driven synchronous transfer");
+      throw this.violation(BdxStatus.transferMethodNotSupported, "sender refused receiver-driven synchronous");
     }
     if (accept.maxBlockSize > asked.maxBlockSize) {
-      throw this.violation(BdxStatus.badMessageContent, `the sender chose blocks of ${accept.maxBlockSize} bytes, more than the ${asked.maxBlockSize} asked for`);
+      throw this.violation(BdxStatus.badMessageContent, `sender chose blocks of ${accept.maxBlockSize} bytes`);
     }
     if (accept.startOffset !== undefined && accept.startOffset !== (asked.startOffset ?? 0)) {
-      throw this.violation(BdxStatus.startOffsetNotSupported, `the sender starts at ${accept.startOffset}, not at ${asked.startOffset ?? 0}`);
+      throw this.violation(BdxStatus.startOffsetNotSupported, `sender starts at ${accept.startOffset}, not at ${asked.startOffset ?? 0}`);
     }
     this.accept = accept;
     this.counter = 0;
@@ -481,13 +481,13 @@ export class BdxReceiver {
     if (block.blockCounter !== this.counter) throw this.violation(BdxStatus.badBlockCounter, `block counter ${block.blockCounter}, expected ${this.counter}`);
     const last = opcode === BdxOpcode.blockEof;
     const length = block.data.length;
-    if (length > accept.maxBlockSize) throw this.violation(BdxStatus.badMessageContent, `a block of ${length} bytes exceeds the ${accept.maxBlockSize}-byte block size`);
-    if (!last && length === 0) throw this.violation(BdxStatus.badMessageContent, "an empty Block (only BlockEOF may be empty)");
+    if (length > accept.maxBlockSize) throw this.violation(BdxStatus.badMessageContent, `block of ${length} bytes exceeds ${accept.maxBlockSize}`);
+    if (!last && length === 0) throw this.violation(BdxStatus.badMessageContent, "empty Block");
     if (accept.length !== undefined && this.received + length > accept.length) {
       throw this.violation(BdxStatus.lengthTooLarge, `more than the ${accept.length} bytes announced`);
     }
     if (last && accept.length !== undefined && this.received + length !== accept.length) {
-      throw this.violation(BdxStatus.lengthTooShort, `BlockEOF after ${this.received + length} of the ${accept.length} bytes announced`);
+      throw this.violation(BdxStatus.lengthTooShort, `BlockEOF after ${this.received + length} of the ${accept.length} bytes`);
     }
     this.received += length;
     this.lastBlock = last;

@@ -39,10 +39,10 @@ export const OTA_MAX_RELEASE_NOTES_URL_LENGTH = 256;
 export const OTA_SIGNATURE_TAG = 0x80;
 /** The signature element as the encoder writes it: control (context tag, 1-byte length), tag, length, r || s. */
 const SIGNATURE_ELEMENT_LENGTH = 3 + P256_SIGNATURE_LENGTH;
-const SIGNATURE_ELEMENT_PREFIX = Object.freeze([0x30, OTA_SIGNATURE_TAG, P256_SIGNATURE_LENGTH] as const);
+const SIGNATURE_ELEMENT_PREFIX = [0x30, OTA_SIGNATURE_TAG, P256_SIGNATURE_LENGTH] as const;
 const END_OF_CONTAINER = 0x18;
 
-const Tag = Object.freeze({
+const Tag = {
   vendorId: 0,
   productId: 1,
   softwareVersion: 2,
@@ -53,7 +53,7 @@ const Tag = Object.freeze({
   releaseNotesUrl: 7,
   imageDigestType: 8,
   imageDigest: 9,
-} as const);
+} as const;
 
 export interface OtaDigestType {
   id: number;
@@ -65,20 +65,28 @@ export interface OtaDigestType {
 }
 
 /** The IANA Named Information Hash Algorithm registry (RFC 6920), as ImageDigestType uses it. */
-export const OTA_DIGEST_TYPES: readonly Readonly<OtaDigestType>[] = Object.freeze(([
-  { id: 1, name: "sha-256", algorithm: "sha-256", length: 32 },
-  { id: 2, name: "sha-256-128", algorithm: "sha-256", length: 16 },
-  { id: 3, name: "sha-256-120", algorithm: "sha-256", length: 15 },
-  { id: 4, name: "sha-256-96", algorithm: "sha-256", length: 12 },
-  { id: 5, name: "sha-256-64", algorithm: "sha-256", length: 8 },
-  { id: 6, name: "sha-256-32", algorithm: "sha-256", length: 4 },
-  { id: 7, name: "sha-384", algorithm: "sha-384", length: 48 },
-  { id: 8, name: "sha-512", algorithm: "sha-512", length: 64 },
-  { id: 9, name: "sha3-224", algorithm: "sha3-224", length: 28 },
-  { id: 10, name: "sha3-256", algorithm: "sha3-256", length: 32 },
-  { id: 11, name: "sha3-384", algorithm: "sha3-384", length: 48 },
-  { id: 12, name: "sha3-512", algorithm: "sha3-512", length: 64 },
-] satisfies OtaDigestType[]).map((type) => Object.freeze(type)));
+// Ids 1..12 in order: the algorithm and its (possibly truncated) length in bytes; the truncated
+// SHA-256 variants are named after their length in bits.
+export const OTA_DIGEST_TYPES: readonly Readonly<OtaDigestType>[] = Object.freeze(
+  (
+    [
+      ["sha-256", 32],
+      ["sha-256", 16],
+      ["sha-256", 15],
+      ["sha-256", 12],
+      ["sha-256", 8],
+      ["sha-256", 4],
+      ["sha-384", 48],
+      ["sha-512", 64],
+      ["sha3-224", 28],
+      ["sha3-256", 32],
+      ["sha3-384", 48],
+      ["sha3-512", 64],
+    ] as const
+  ).map(([algorithm, length], index) =>
+    Object.freeze({ id: index + 1, name: index > 0 && index < 6 ? `${algorithm}-${length * 8}` : algorithm, algorithm, length }),
+  ),
+);
 
 export const OTA_DIGEST_SHA256 = 1;
 
@@ -115,14 +123,14 @@ function malformed(message: string): OtaImageError {
 
 /** Reads the fixed header's fields; the magic and the header size limit are checked. */
 export function decodeOtaFixedHeader(bytes: Uint8Array): { totalSize: number; headerSize: number } {
-  if (bytes.length < OTA_FIXED_HEADER_LENGTH) throw malformed(`the fixed header needs ${OTA_FIXED_HEADER_LENGTH} bytes, got ${bytes.length}`);
+  if (bytes.length < OTA_FIXED_HEADER_LENGTH) throw malformed(`fixed header of ${bytes.length} bytes`);
   const reader = new ByteReader(bytes.subarray(0, OTA_FIXED_HEADER_LENGTH));
   const identifier = reader.u32le();
-  if (identifier !== OTA_FILE_IDENTIFIER) throw malformed(`file identifier 0x${identifier.toString(16).padStart(8, "0")} is not 0x1beef11e`);
+  if (identifier !== OTA_FILE_IDENTIFIER) throw malformed(`file identifier 0x${identifier.toString(16)}`);
   const low = reader.u32le();
   const high = reader.u32le();
   // Beyond 2^53 a size is not a safe number, and no firmware image comes near it.
-  if (high > 0x1fffff) throw malformed(`total size ${(BigInt(high) << 32n) | BigInt(low)} is beyond any image`);
+  if (high > 0x1fffff) throw malformed("total size beyond any image");
   const totalSize = high * 0x1_0000_0000 + low;
   const headerSize = reader.u32le();
   if (headerSize === 0) throw malformed("header size is 0");
@@ -131,22 +139,22 @@ export function decodeOtaFixedHeader(bytes: Uint8Array): { totalSize: number; he
 }
 
 function expectUint(element: TlvElement, name: string, max: number): number {
-  if (element.type !== "uint") throw malformed(`${name} must be an unsigned integer, got ${element.type}`);
+  if (element.type !== "uint") throw malformed(`${name} is a ${element.type}`);
   const value = element.value;
-  if (typeof value !== "number" || value > max) throw malformed(`${name} ${String(value)} is out of range (max ${max})`);
+  if (typeof value !== "number" || value > max) throw malformed(`${name} ${value} over ${max}`);
   return value;
 }
 
 function expectText(element: TlvElement, name: string, maxLength: number): string {
-  if (element.type !== "utf8") throw malformed(`${name} must be a UTF-8 string, got ${element.type}`);
+  if (element.type !== "utf8") throw malformed(`${name} is a ${element.type}`);
   const text = element.value as string;
   const length = utf8Length(text);
-  if (length < 1 || length > maxLength) throw malformed(`${name} is ${length} bytes, allowed 1..${maxLength}`);
+  if (length < 1 || length > maxLength) throw malformed(`${name} of ${length} bytes, not 1..${maxLength}`);
   return text;
 }
 
 function expectBytes(element: TlvElement, name: string): Uint8Array {
-  if (element.type !== "bytes") throw malformed(`${name} must be an octet string, got ${element.type}`);
+  if (element.type !== "bytes") throw malformed(`${name} is a ${element.type}`);
   return element.value as Uint8Array;
 }
 
@@ -154,7 +162,7 @@ function expectBytes(element: TlvElement, name: string): Uint8Array {
 export function decodeOtaHeader(headerBytes: Uint8Array): OtaImageHeader {
   const { totalSize, headerSize } = decodeOtaFixedHeader(headerBytes);
   if (headerBytes.length !== OTA_FIXED_HEADER_LENGTH + headerSize) {
-    throw malformed(`header is ${headerBytes.length} bytes, the fixed header says ${OTA_FIXED_HEADER_LENGTH + headerSize}`);
+    throw malformed(`header of ${headerBytes.length} bytes, not ${OTA_FIXED_HEADER_LENGTH + headerSize}`);
   }
   const tlv = headerBytes.subarray(OTA_FIXED_HEADER_LENGTH);
   let root: TlvElement;
@@ -164,36 +172,38 @@ export function decodeOtaHeader(headerBytes: Uint8Array): OtaImageHeader {
     // The TLV must end exactly where HeaderSize says: a header size that lies lands here.
     throw malformed(`header TLV: ${(error as Error).message}`);
   }
-  if (root.type !== "structure" || root.tag !== undefined) throw malformed("the header is not an anonymous TLV structure");
+  if (root.type !== "structure" || root.tag !== undefined) throw malformed("header not an anonymous structure");
 
   const fields = new Map<number, TlvElement>();
   let previous = -1;
   const members = root.value as TlvElement[];
   for (let index = 0; index < members.length; index++) {
     const member = members[index]!;
-    if (typeof member.tag !== "number") throw malformed(`header member with ${tlvTagToString(member.tag)} tag (only context tags are allowed)`);
-    if (member.tag <= previous) throw malformed(`header member ${member.tag} after ${previous}: members must be in ascending tag order`);
+    if (typeof member.tag !== "number") throw malformed(`header member with ${tlvTagToString(member.tag)} tag`);
+    if (member.tag <= previous) throw malformed(`header member ${member.tag} after ${previous}`);
     previous = member.tag;
-    if (member.tag === OTA_SIGNATURE_TAG && index !== members.length - 1) throw malformed("the signature must be the header's last member");
+    if (member.tag === OTA_SIGNATURE_TAG && index !== members.length - 1) throw malformed("signature not last");
     // Context tags between 10 and the signature's are future fields: skipped as CHIP skips them, and signed.
     fields.set(member.tag, member);
   }
-  const required = (tag: number, name: string): TlvElement => {
+  // Each reader takes the field's element and its name for messages.
+  const required = <T>(tag: number, name: string, read: (element: TlvElement, name: string) => T): T => {
     const field = fields.get(tag);
     if (!field) throw malformed(`missing ${name} (tag ${tag})`);
-    return field;
+    return read(field, name);
   };
+  const uint = (max: number) => (element: TlvElement, name: string) => expectUint(element, name, max);
 
   const header: OtaImageHeader = {
     totalSize,
     headerSize,
-    vendorId: expectUint(required(Tag.vendorId, "VendorID"), "VendorID", 0xffff),
-    productId: expectUint(required(Tag.productId, "ProductID"), "ProductID", 0xffff),
-    softwareVersion: expectUint(required(Tag.softwareVersion, "SoftwareVersion"), "SoftwareVersion", 0xffffffff),
-    softwareVersionString: expectText(required(Tag.softwareVersionString, "SoftwareVersionString"), "SoftwareVersionString", OTA_MAX_VERSION_STRING_LENGTH),
-    payloadSize: expectUint(required(Tag.payloadSize, "PayloadSize"), "PayloadSize", Number.MAX_SAFE_INTEGER),
-    imageDigestType: expectUint(required(Tag.imageDigestType, "ImageDigestType"), "ImageDigestType", 0xff),
-    imageDigest: expectBytes(required(Tag.imageDigest, "ImageDigest"), "ImageDigest"),
+    vendorId: required(Tag.vendorId, "VendorID", uint(0xffff)),
+    productId: required(Tag.productId, "ProductID", uint(0xffff)),
+    softwareVersion: required(Tag.softwareVersion, "SoftwareVersion", uint(0xffffffff)),
+    softwareVersionString: required(Tag.softwareVersionString, "SoftwareVersionString", (element, name) => expectText(element, name, OTA_MAX_VERSION_STRING_LENGTH)),
+    payloadSize: required(Tag.payloadSize, "PayloadSize", uint(Number.MAX_SAFE_INTEGER)),
+    imageDigestType: required(Tag.imageDigestType, "ImageDigestType", uint(0xff)),
+    imageDigest: required(Tag.imageDigest, "ImageDigest", expectBytes),
     headerBytes,
     signedLength: headerBytes.length,
   };
@@ -206,23 +216,23 @@ export function decodeOtaHeader(headerBytes: Uint8Array): OtaImageHeader {
 
   const digestType = otaDigestType(header.imageDigestType);
   if (!digestType) {
-    throw new OtaImageError(OtaFault.unsupportedDigest, `OTA image: ImageDigestType ${header.imageDigestType} is not a registered hash algorithm`);
+    throw new OtaImageError(OtaFault.unsupportedDigest, `OTA image: ImageDigestType ${header.imageDigestType}`);
   }
   if (header.imageDigest.length !== digestType.length) {
-    throw malformed(`ImageDigest is ${header.imageDigest.length} bytes, ${digestType.name} digests are ${digestType.length}`);
+    throw malformed(`ImageDigest is ${header.imageDigest.length} bytes, not ${digestType.length}`);
   }
   if (totalSize !== OTA_FIXED_HEADER_LENGTH + headerSize + header.payloadSize) {
-    throw malformed(`total size ${totalSize} is not 16 + header size ${headerSize} + payload size ${header.payloadSize}`);
+    throw malformed(`total size ${totalSize} != 16 + ${headerSize} + ${header.payloadSize}`);
   }
 
   const signature = fields.get(OTA_SIGNATURE_TAG);
   if (signature) {
     const value = expectBytes(signature, "signature");
-    if (value.length !== P256_SIGNATURE_LENGTH) throw malformed(`signature is ${value.length} bytes, expected ${P256_SIGNATURE_LENGTH}`);
+    if (value.length !== P256_SIGNATURE_LENGTH) throw malformed(`signature of ${value.length} bytes`);
     // The signed range ends where the element starts; fix the element's encoding so that range is unambiguous.
     const start = headerBytes.length - SIGNATURE_ELEMENT_LENGTH - 1;
     for (let i = 0; i < SIGNATURE_ELEMENT_PREFIX.length; i++) {
-      if (headerBytes[start + i] !== SIGNATURE_ELEMENT_PREFIX[i]) throw malformed("signature element is not in its canonical encoding");
+      if (headerBytes[start + i] !== SIGNATURE_ELEMENT_PREFIX[i]) throw malformed("signature not in canonical encoding");
     }
     header.signature = value;
     header.signedLength = start;
@@ -327,7 +337,7 @@ export class OtaImageReader {
    * empty). Throws OtaImageError for a bad header or for bytes beyond the payload's size.
    */
   push(chunk: Uint8Array): Uint8Array {
-    if (this.finished) throw new Error("OTA image reader already finished");
+    if (this.finished) throw new Error("OTA image already finished");
     const taken = this.parser.push(chunk);
     const header = this.parser.header;
     if (!header) return chunk.subarray(chunk.length);
@@ -339,7 +349,7 @@ export class OtaImageReader {
     const payload = chunk.subarray(taken);
     if (payload.length === 0) return payload;
     if (payload.length > header.payloadSize - this.received) {
-      throw new OtaImageError(OtaFault.sizeMismatch, `OTA image: more than the ${header.payloadSize} payload bytes the header announces`);
+      throw new OtaImageError(OtaFault.sizeMismatch, `OTA image: more than the ${header.payloadSize} payload bytes`);
     }
     this.received += payload.length;
     this.sha256.update(payload);
@@ -351,12 +361,12 @@ export class OtaImageReader {
   finish(): OtaImageSummary {
     const header = this.parser.header;
     if (!header) {
-      throw new OtaImageError(OtaFault.sizeMismatch, `OTA image: truncated in its header (${this.parser.received} bytes, ${this.parser.bytesNeeded} more needed at least)`);
+      throw new OtaImageError(OtaFault.sizeMismatch, `OTA image: truncated in its header`);
     }
     if (this.received !== header.payloadSize) {
       throw new OtaImageError(OtaFault.sizeMismatch, `OTA image: truncated payload (${this.received} of ${header.payloadSize} bytes)`);
     }
-    if (this.finished) throw new Error("OTA image reader already finished");
+    if (this.finished) throw new Error("OTA image already finished");
     this.finished = true;
     const type = otaDigestType(header.imageDigestType)!;
     this.sha256 ??= createSha256(); // an empty payload ends before any push created it

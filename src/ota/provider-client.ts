@@ -108,12 +108,12 @@ async function invoke(target: ProviderTarget, command: number, request: Schema, 
   try {
     exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.InvokeRequest, payload);
     const reply = await exchange.nextMessage(exchange.responseTimeoutMs(target.timeoutMs));
-    if (reply.protocolId !== INTERACTION_MODEL_PROTOCOL_ID) throw new ProviderResponseError(`unexpected protocol ${reply.protocolId} in answer to an invoke`);
+    if (reply.protocolId !== INTERACTION_MODEL_PROTOCOL_ID) throw new ProviderResponseError(`protocol ${reply.protocolId} answered an invoke`);
     if (reply.opcode === Opcode.StatusResponse) {
       const { status } = decodeStatusResponse(reply.payload);
       throw new StatusError(status, `the provider answered with ${statusName(status)}`);
     }
-    if (reply.opcode !== Opcode.InvokeResponse) throw new ProviderResponseError(`unexpected IM opcode 0x${reply.opcode.toString(16)} in answer to an invoke`);
+    if (reply.opcode !== Opcode.InvokeResponse) throw new ProviderResponseError(`IM opcode ${reply.opcode} answered an invoke`);
     const { invokeResponses } = decodeInvokeResponse(reply.payload);
     if (invokeResponses.length !== 1) throw new ProviderResponseError(`${invokeResponses.length} responses to one command`);
     const answer = invokeResponses[0]!;
@@ -124,7 +124,7 @@ async function invoke(target: ProviderTarget, command: number, request: Schema, 
     }
     const data = answer.command!;
     if (!response || data.path.cluster !== OTA_PROVIDER_CLUSTER_ID || data.path.command !== response.id) {
-      throw new ProviderResponseError(`unexpected response command 0x${data.path.command.toString(16)} of cluster 0x${data.path.cluster.toString(16)}`);
+      throw new ProviderResponseError(`response command ${data.path.command} of cluster ${data.path.cluster}`);
     }
     if (!data.fields) throw new ProviderResponseError("response without fields");
     return decodeValue(data.fields, response.schema, undefined, "response");
@@ -138,7 +138,7 @@ export async function queryImage(target: ProviderTarget, fields: QueryImageField
   if (answer.status === QueryStatus.UpdateAvailable) {
     // Spec conformance: these fields come with an available update.
     for (const name of ["imageUri", "softwareVersion", "softwareVersionString", "updateToken"] as const) {
-      if (answer[name] === undefined) throw new ProviderResponseError(`QueryImageResponse says UpdateAvailable without ${name}`);
+      if (answer[name] === undefined) throw new ProviderResponseError(`UpdateAvailable without ${name}`);
     }
   }
   return answer;

@@ -278,7 +278,7 @@ export class OtaRequestor extends ClusterServer {
     const fields = request as { providerNodeId: bigint; vendorId: number; announcementReason: number; endpoint: number };
     if (fields.announcementReason > AnnouncementReason.UrgentUpdateAvailable) throw new StatusError(Status.ConstraintError, "unknown announcement reason");
     this.announced = { providerNodeId: fields.providerNodeId, endpoint: fields.endpoint, fabricIndex: context.fabricIndex };
-    this.log("info", `OTA: provider ${fields.providerNodeId.toString(16)} announced itself (reason ${fields.announcementReason})`);
+    this.log("info", `OTA: provider ${fields.providerNodeId.toString(16)} announced, reason ${fields.announcementReason}`);
     if (this.announceTimer !== undefined) this.options.clock.clearTimer(this.announceTimer);
     this.announceTimer = this.options.clock.setTimer(this.options.announceDelayMs ?? 1000, () => {
       this.announceTimer = undefined;
@@ -369,8 +369,8 @@ export class OtaRequestor extends ClusterServer {
     let bytes = 0;
     try {
       const { nodeId, fileDesignator } = parseBdxImageUri(answer.imageUri!);
-      if (nodeId !== provider.providerNodeId) throw new AttemptFailure(`the image is on node ${nodeId.toString(16)}, not the provider`, ChangeReason.Failure, OtaFault.transferFailed);
-      if (version <= options.softwareVersion) throw new AttemptFailure(`offered version ${version} is not newer than ${options.softwareVersion}`, ChangeReason.Failure, OtaFault.notNewer);
+      if (nodeId !== provider.providerNodeId) throw new AttemptFailure(`image on node ${nodeId.toString(16)}, not the provider`, ChangeReason.Failure, OtaFault.transferFailed);
+      if (version <= options.softwareVersion) throw new AttemptFailure(`offered version ${version} not newer`, ChangeReason.Failure, OtaFault.notNewer);
       this.transition(UpdateState.Downloading, ChangeReason.Success, version);
       const writer = await this.download(target, fileDesignator, version, (received) => (bytes = received));
       return await this.apply(target, provider, writer, token, version);
@@ -411,7 +411,7 @@ export class OtaRequestor extends ClusterServer {
       acceptance: { vendorId: options.vendorId, productId: options.productId, runningVersion: options.softwareVersion, signingKey: options.signingKey },
     });
     let offset = writer.begin(version);
-    if (offset > 0) this.log("info", `OTA: resuming the download of ${version} at byte ${offset}`);
+    if (offset > 0) this.log("info", `OTA: resuming ${version} at ${offset}`);
     for (let attempt = 0; ; attempt++) {
       const header = writer.header;
       if (header && offset >= header.totalSize) break; // complete and verified before the restart
@@ -439,7 +439,7 @@ export class OtaRequestor extends ClusterServer {
       } catch (error) {
         // A provider that cannot start mid-file: erase what was kept and download it all.
         if (offset > 0 && attempt === 0 && error instanceof BdxError && error.byPeer && writer.bytesReceived === offset) {
-          this.log("info", `OTA: the provider cannot resume (${error.message}); starting over`);
+          this.log("info", `OTA: cannot resume (${error.message}); restarting`);
           writer.discard();
           offset = writer.begin(version);
           continue;
@@ -513,7 +513,7 @@ export class OtaRequestor extends ClusterServer {
     }
     if (options.softwareVersion !== record.targetVersion) {
       // The new image did not confirm itself: the boot control went back to this one.
-      this.log("warn", `OTA: version ${record.targetVersion} did not start; running ${options.softwareVersion} again`);
+      this.log("warn", `OTA: version ${record.targetVersion} did not start`);
       options.storage.delete(APPLIED_KEY);
       this.transition(UpdateState.Idle, ChangeReason.Failure, record.targetVersion, UpdateState.RollingBack);
       return;
@@ -529,7 +529,7 @@ export class OtaRequestor extends ClusterServer {
         this.log("info", `OTA: NotifyUpdateApplied for ${record.targetVersion} sent`);
         break;
       } catch (error) {
-        this.log("warn", `OTA: NotifyUpdateApplied attempt ${attempt} failed: ${(error as Error).message}`);
+        this.log("warn", `OTA: NotifyUpdateApplied ${attempt}: ${(error as Error).message}`);
         if (attempt < attempts) await this.sleep(5000 * attempt);
       }
     }

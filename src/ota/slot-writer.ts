@@ -41,24 +41,24 @@ export interface OtaAcceptance {
 export function checkOtaHeader(header: OtaImageHeader, acceptance: OtaAcceptance, offeredVersion?: number): void {
   const hex = (value: number) => `0x${value.toString(16).toUpperCase().padStart(4, "0")}`;
   if (header.vendorId !== acceptance.vendorId) {
-    throw new OtaImageError(OtaFault.wrongVendor, `OTA image is for vendor ${hex(header.vendorId)}, this device is ${hex(acceptance.vendorId)}`);
+    throw new OtaImageError(OtaFault.wrongVendor, `OTA image for vendor ${hex(header.vendorId)}`);
   }
   if (header.productId !== acceptance.productId) {
-    throw new OtaImageError(OtaFault.wrongProduct, `OTA image is for product ${hex(header.productId)}, this device is ${hex(acceptance.productId)}`);
+    throw new OtaImageError(OtaFault.wrongProduct, `OTA image for product ${hex(header.productId)}`);
   }
   if (offeredVersion !== undefined && header.softwareVersion !== offeredVersion) {
-    throw new OtaImageError(OtaFault.unexpectedVersion, `OTA image has version ${header.softwareVersion}, the provider offered ${offeredVersion}`);
+    throw new OtaImageError(OtaFault.unexpectedVersion, `OTA image version ${header.softwareVersion}, offered ${offeredVersion}`);
   }
   if (header.softwareVersion <= acceptance.runningVersion) {
-    throw new OtaImageError(OtaFault.notNewer, `OTA image version ${header.softwareVersion} is not newer than the running ${acceptance.runningVersion}`);
+    throw new OtaImageError(OtaFault.notNewer, `OTA image version ${header.softwareVersion} not newer`);
   }
   if (header.minApplicableVersion !== undefined && acceptance.runningVersion < header.minApplicableVersion) {
-    throw new OtaImageError(OtaFault.notApplicable, `OTA image applies from version ${header.minApplicableVersion}; running ${acceptance.runningVersion}`);
+    throw new OtaImageError(OtaFault.notApplicable, `OTA image needs version ${header.minApplicableVersion} or later`);
   }
   if (header.maxApplicableVersion !== undefined && acceptance.runningVersion > header.maxApplicableVersion) {
-    throw new OtaImageError(OtaFault.notApplicable, `OTA image applies up to version ${header.maxApplicableVersion}; running ${acceptance.runningVersion}`);
+    throw new OtaImageError(OtaFault.notApplicable, `OTA image needs version ${header.maxApplicableVersion} or earlier`);
   }
-  if (!header.signature) throw new OtaImageError(OtaFault.unsigned, "OTA image carries no matter-xs signature");
+  if (!header.signature) throw new OtaImageError(OtaFault.unsigned, "OTA image not signed");
 }
 
 export interface OtaSlotWriterOptions {
@@ -101,7 +101,7 @@ function encodeRecord(record: ProgressRecord): Uint8Array {
 
 function decodeRecord(bytes: Uint8Array): ProgressRecord {
   const reader = new ByteReader(bytes);
-  if (reader.u8() !== RECORD_FORMAT) throw new CodecError("unknown OTA progress record format");
+  if (reader.u8() !== RECORD_FORMAT) throw new CodecError("unknown OTA progress format");
   const stage = reader.u8();
   if (stage !== Stage.downloading && stage !== Stage.verified && stage !== Stage.discarding) throw new CodecError(`unknown OTA progress stage ${stage}`);
   const committed = reader.u32le();
@@ -138,7 +138,7 @@ export class OtaSlotWriter {
     this.recordKey = options.recordKey ?? "ota.progress";
     const block = this.partition.blockSize;
     const requested = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
-    if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`checkpointBytes ${requested} must be a positive integer`);
+    if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`checkpointBytes ${requested}`);
     this.checkpointBytes = Math.ceil(requested / block) * block;
   }
 
@@ -222,7 +222,7 @@ export class OtaSlotWriter {
       try {
         checkOtaHeader(header, this.acceptance, this.offeredVersion);
         if (header.payloadSize > this.partition.size) {
-          throw new OtaImageError(OtaFault.tooLarge, `OTA payload of ${header.payloadSize} bytes does not fit the ${this.partition.size}-byte slot ${this.slot}`);
+          throw new OtaImageError(OtaFault.tooLarge, `OTA payload of ${header.payloadSize} bytes over slot ${this.slot}`);
         }
         this.saveRecord(Stage.downloading, 0);
       } catch (error) {
@@ -255,9 +255,9 @@ export class OtaSlotWriter {
     if (this.state !== "writing") throw new Error(`OTA slot writer is ${this.state}, not writing`);
     try {
       const summary = this.reader.finish();
-      if (!summary.digestMatches) throw new OtaImageError(OtaFault.digestMismatch, "OTA payload digest does not match the header's ImageDigest");
+      if (!summary.digestMatches) throw new OtaImageError(OtaFault.digestMismatch, "OTA payload digest mismatch");
       if (!verifyOtaSignature(summary.header, summary.payloadSha256, this.acceptance.signingKey)) {
-        throw new OtaImageError(OtaFault.badSignature, "OTA image signature does not verify with the firmware-signing key");
+        throw new OtaImageError(OtaFault.badSignature, "OTA image signature does not verify");
       }
       this.saveRecord(Stage.verified, summary.header.payloadSize);
       this.state = "verified";

@@ -240,15 +240,15 @@ export default suite("OTA image format and signature", (test) => {
     const digest = sha256(payload);
     const malformed = (write: (writer: TlvWriter) => void, pattern: RegExp) => fault(() => readOtaImage(handImage(write, payload)), OtaFault.malformedHeader, pattern);
     malformed((w) => w.uint(1, 0x8000).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /missing VendorID/);
-    malformed((w) => w.uint(1, 0x8000).uint(0, 0xfff1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /ascending tag order/);
-    malformed((w) => w.uint(0, 0x10000).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /VendorID 65536 is out of range/);
-    malformed((w) => w.int(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /VendorID must be an unsigned integer/);
-    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "").uint(4, 1).uint(8, 1).bytes(9, digest), /SoftwareVersionString is 0 bytes/);
-    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "v".repeat(65)).uint(4, 1).uint(8, 1).bytes(9, digest), /65 bytes, allowed 1..64/);
-    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).utf8(7, "u".repeat(257)).uint(8, 1).bytes(9, digest), /ReleaseNotesURL is 257 bytes/);
-    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest).bytes(OTA_SIGNATURE_TAG, new Uint8Array(63)), /signature is 63 bytes/);
-    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest).bytes(OTA_SIGNATURE_TAG, new Uint8Array(64)).uint(200, 0), /signature must be the header's last member/);
-    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest).uint({ common: 5 }, 1), /only context tags/);
+    malformed((w) => w.uint(1, 0x8000).uint(0, 0xfff1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /header member 0 after 1/);
+    malformed((w) => w.uint(0, 0x10000).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /VendorID 65536 over 65535/);
+    malformed((w) => w.int(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest), /VendorID is a int/);
+    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "").uint(4, 1).uint(8, 1).bytes(9, digest), /SoftwareVersionString of 0 bytes/);
+    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "v".repeat(65)).uint(4, 1).uint(8, 1).bytes(9, digest), /65 bytes, not 1..64/);
+    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).utf8(7, "u".repeat(257)).uint(8, 1).bytes(9, digest), /ReleaseNotesURL of 257 bytes/);
+    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest).bytes(OTA_SIGNATURE_TAG, new Uint8Array(63)), /signature of 63 bytes/);
+    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest).bytes(OTA_SIGNATURE_TAG, new Uint8Array(64)).uint(200, 0), /signature not last/);
+    malformed((w) => w.uint(0, 1).uint(1, 1).uint(2, 2).utf8(3, "2").uint(4, 1).uint(8, 1).bytes(9, digest).uint({ common: 5 }, 1), /header member with common/);
     // A structure that ends before HeaderSize does: trailing bytes in the header.
     const tlv = new TlvWriter().startStructure(undefined);
     standardMembers(payload)(tlv);
