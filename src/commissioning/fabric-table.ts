@@ -247,54 +247,73 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
 
   /** AddNOC (spec 11.18.6.8): validates and adds the fabric, pending. OperationalCertError on refusal. */
   addFabric(request: { noc: Uint8Array; icac: Uint8Array | undefined; ipkEpochKey: Uint8Array; vendorId: number }): Fabric {
-    if (this.pending) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "a NOC was already added or updated in this fail-safe");
-    const pendingKey = this.pendingKey;
-    if (!pendingKey || pendingKey.forUpdate) throw new OperationalCertError(OperationalCertStatus.MissingCsr, "no CSRRequest for a new fabric preceded AddNOC");
+    this.checkNoPending();
+    const pendingKey = this.csrKey(false);
     const rcac = this.pendingRoot;
-    if (!rcac) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "no trusted root was added (AddTrustedRootCertificate)");
-    if (this.committed.size >= this.maxFabrics) throw new OperationalCertError(OperationalCertStatus.TableFull, `the fabric table is full (${this.maxFabrics} fabrics)`);
-    const chain = this.validateChain(rcac, request.icac, request.noc, pendingKey.key);
-    for (const existing of this.committed.values()) {
-      if (existing.fabricId === chain.fabricId && bytesEqual(existing.rootPublicKey, chain.rootPublicKey)) {
-        throw new OperationalCertError(OperationalCertStatus.FabricConflict, `fabric 0x${chain.fabricId.toString(16)} of this root is already fabric ${existing.fabricIndex}`);
-      }
-    }
-    const fabricIndex = this.allocateIndex();
-    const state: FabricState = {
-      fabricIndex,
-      rcac: rcac.slice(),
-      icac: request.icac?.slice(),
-      noc: request.noc.slice(),
-      key: pendingKey.key,
-      ipk: deriveIpk(request.ipkEpochKey, compressedFabricId(chain.rootPublicKey, chain.fabricId)),
-      ipkEpochStartTime: 0n,
-      vendorId: request.vendorId,
-      label: "",
-    };
+    if (!rcac) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "no AddTrustedRootCertificate before AddNOC");
+    this.checkRoom();
+    const state = this.newState({ ...request, rcac, label: "" }, pendingKey.key, this.committed.values());
     const previousNextIndex = this.nextIndex;
-    this.nextIndex = fabricIndex >= MAX_FABRIC_INDEX ? 1 : fabricIndex + 1;
-    this.pendingKey = undefined;
+    this.nextIndex = indexAfter(state.fabricIndex);
     this.pendingRoot = undefined;
-    this.pending = { kind: "add", fabric: makeFabric(state), state, previousNextIndex };
-    this.notify();
-    return this.pending.fabric;
+    return this.setPending({ kind: "add", fabric: makeFabric(state), state, previousNextIndex });
   }
 
   /** UpdateNOC (spec 11.18.6.9): the fabric's new NOC (and ICAC) under its existing root, pending. */
   updateFabric(fabricIndex: number, request: { noc: Uint8Array; icac: Uint8Array | undefined }): Fabric {
-    if (this.pending) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "a NOC was already added or updated in this fail-safe");
+    this.checkNoPending();
     const existing = this.states.get(fabricIndex);
-    if (!existing) throw new OperationalCertError(OperationalCertStatus.InvalidFabricIndex, `no fabric ${fabricIndex}`);
-    const pendingKey = this.pendingKey;
-    if (!pendingKey || !pendingKey.forUpdate) throw new OperationalCertError(OperationalCertStatus.MissingCsr, "no CSRRequest for UpdateNOC preceded it");
+    if (!existing) throw noFabric(fabricIndex);
+    const pendingKey = this.csrKey(true);
     const chain = this.validateChain(existing.rcac, request.icac, request.noc, pendingKey.key);
-    const current = this.committed.get(fabricIndex)!;
-    if (chain.fabricId !== current.fabricId) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "the new NOC is for another fabric id");
+    if (chain.fabricId !== this.committed.get(fabricIndex)!.fabricId) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "the new NOC is for another fabric id");
     const state: FabricState = { ...existing, icac: request.icac?.slice(), noc: request.noc.slice(), key: pendingKey.key };
+    return this.setPending({ kind: "update", fabric: makeFabric(state), state, previousNextIndex: this.nextIndex });
+  }
+
+  /** AddNOC and UpdateNOC: one per fail-safe. */
+  private checkNoPending(): void {
+    if (this.pending) throw new OperationalCertError(OperationalCertStatus.InvalidNoc, "a NOC was already added or updated");
+  }
+
+  /** The key of the CSRRequest that must precede AddNOC and UpdateNOC, for the same purpose. */
+  private csrKey(forUpdate: boolean): { key: OperationalKey } {
+    const pendingKey = this.pendingKey;
+    if (pendingKey?.forUpdate !== forUpdate) throw new OperationalCertError(OperationalCertStatus.MissingCsr, `no CSRRequest (for ${forUpdate ? "update" : "a new fabric"}) before`);
+    return pendingKey;
+  }
+
+  private setPending(pending: NonNullable<OperationalFabricTable["pending"]>): Fabric {
     this.pendingKey = undefined;
-    this.pending = { kind: "update", fabric: makeFabric(state), state, previousNextIndex: this.nextIndex };
+    this.pending = pending;
     this.notify();
-    return this.pending.fabric;
+    return pending.fabric;
+  }
+
+  private checkRoom(): void {
+    if (this.committed.size >= this.maxFabrics) throw new OperationalCertError(OperationalCertStatus.TableFull, `the fabric table is full (${this.maxFabrics})`);
+  }
+
+  /** A new fabric's state, with the next free index: its chain validated, refused when one of `others` has its root and fabric id. */
+  private newState(request: { rcac: Uint8Array; icac?: Uint8Array | undefined; noc: Uint8Array; ipkEpochKey: Uint8Array; vendorId: number; label: string }, key: OperationalKey, others: Iterable<Fabric>): FabricState {
+    const { rcac, icac, noc } = request;
+    const { fabricId, rootPublicKey } = this.validateChain(rcac, icac, noc, key);
+    for (const existing of others) {
+      if (existing.fabricId === fabricId && bytesEqual(existing.rootPublicKey, rootPublicKey)) {
+        throw new OperationalCertError(OperationalCertStatus.FabricConflict, `fabric 0x${fabricId.toString(16)} is fabric ${existing.fabricIndex}`);
+      }
+    }
+    return {
+      fabricIndex: this.allocateIndex(),
+      rcac: rcac.slice(),
+      icac: icac?.slice(),
+      noc: noc.slice(),
+      key,
+      ipk: deriveIpk(request.ipkEpochKey, compressedFabricId(rootPublicKey, fabricId)),
+      ipkEpochStartTime: 0n,
+      vendorId: request.vendorId,
+      label: request.label,
+    };
   }
 
   /**
@@ -313,7 +332,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
   /** KeySetWrite of group key set 0: a new IPK from its epoch key. */
   setIpk(fabricIndex: number, epochKey: Uint8Array, epochStartTime: bigint): void {
     const fabric = this.fabric(fabricIndex);
-    if (!fabric) throw new OperationalCertError(OperationalCertStatus.InvalidFabricIndex, `no fabric ${fabricIndex}`);
+    if (!fabric) throw noFabric(fabricIndex);
     const ipk = deriveIpk(epochKey, fabric.compressedFabricId);
     this.modify(fabricIndex, (state) => ({ ...state, ipk, ipkEpochStartTime: epochStartTime }));
   }
@@ -324,11 +343,10 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
    */
   remove(fabricIndex: number): Fabric {
     const fabric = this.committed.get(fabricIndex);
-    if (!fabric) {
-      throw new OperationalCertError(OperationalCertStatus.InvalidFabricIndex, `no committed fabric ${fabricIndex}`);
-    }
-    this.store.atomically(() => {
-      this.store.delete(recordKey(fabricIndex));
+    if (!fabric) throw noFabric(fabricIndex);
+    const store = this.store;
+    store.atomically(() => {
+      store.delete(recordKey(fabricIndex));
       for (const owner of this.scopedData) owner.stageFabricRemoval(fabricIndex);
     });
     if (this.pending?.fabric.fabricIndex === fabricIndex) this.dropPending();
@@ -343,39 +361,23 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
 
   /** Adds a committed fabric directly (bring-up and tests), with its record written now. */
   install(request: { rcac: Uint8Array; icac?: Uint8Array; noc: Uint8Array; operationalPrivateKey: Uint8Array; ipkEpochKey: Uint8Array; vendorId: number; label?: string }, alsoStage?: (fabric: Fabric) => void): Fabric {
-    if (this.committed.size >= this.maxFabrics) throw new OperationalCertError(OperationalCertStatus.TableFull, `the fabric table is full (${this.maxFabrics} fabrics)`);
+    this.checkRoom();
     const key = new OperationalKey(request.operationalPrivateKey);
-    let chain;
+    let state: FabricState;
     try {
       validateRcac(request.rcac);
-      chain = this.validateChain(request.rcac, request.icac, request.noc, key);
+      state = this.newState({ ...request, label: request.label ?? "" }, key, this.fabrics());
     } catch (error) {
       key.wipe();
       throw error;
     }
-    for (const existing of this.fabrics()) {
-      if (existing.fabricId === chain.fabricId && bytesEqual(existing.rootPublicKey, chain.rootPublicKey)) {
-        key.wipe();
-        throw new OperationalCertError(OperationalCertStatus.FabricConflict, `fabric 0x${chain.fabricId.toString(16)} of this root is already fabric ${existing.fabricIndex}`);
-      }
-    }
-    const fabricIndex = this.allocateIndex();
-    const state: FabricState = {
-      fabricIndex,
-      rcac: request.rcac.slice(),
-      icac: request.icac?.slice(),
-      noc: request.noc.slice(),
-      key,
-      ipk: deriveIpk(request.ipkEpochKey, compressedFabricId(chain.rootPublicKey, chain.fabricId)),
-      ipkEpochStartTime: 0n,
-      vendorId: request.vendorId,
-      label: request.label ?? "",
-    };
     const fabric = makeFabric(state);
-    const nextIndex = fabricIndex >= MAX_FABRIC_INDEX ? 1 : fabricIndex + 1;
-    this.store.atomically(() => {
-      this.store.set(recordKey(fabricIndex), encodeFabricRecord(state));
-      this.store.set(NEXT_INDEX_KEY, encodeNextIndex(nextIndex));
+    const { fabricIndex } = state;
+    const nextIndex = indexAfter(fabricIndex);
+    const store = this.store;
+    store.atomically(() => {
+      store.set(recordKey(fabricIndex), encodeFabricRecord(state));
+      store.set(NEXT_INDEX_KEY, encodeNextIndex(nextIndex));
       alsoStage?.(fabric);
     });
     this.nextIndex = nextIndex;
@@ -451,7 +453,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
       return;
     }
     const state = this.states.get(fabricIndex);
-    if (!state) throw new OperationalCertError(OperationalCertStatus.InvalidFabricIndex, `no fabric ${fabricIndex}`);
+    if (!state) throw noFabric(fabricIndex);
     const next = change(state);
     this.store.set(recordKey(fabricIndex), encodeFabricRecord(next));
     this.states.set(fabricIndex, next);
@@ -474,7 +476,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
     let index = this.nextIndex;
     for (let tries = 0; tries < MAX_FABRIC_INDEX; tries++) {
       if (!used(index)) return index;
-      index = index >= MAX_FABRIC_INDEX ? 1 : index + 1;
+      index = indexAfter(index);
     }
     throw new OperationalCertError(OperationalCertStatus.TableFull, "no free fabric index");
   }
@@ -499,6 +501,14 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
     if (!bytesEqual(chain.nocPublicKey, key.publicKey)) throw new OperationalCertError(OperationalCertStatus.InvalidPublicKey, "the NOC's public key is not the one of the CSR");
     return chain;
   }
+}
+
+function indexAfter(index: number): number {
+  return index >= MAX_FABRIC_INDEX ? 1 : index + 1;
+}
+
+function noFabric(fabricIndex: number): OperationalCertError {
+  return new OperationalCertError(OperationalCertStatus.InvalidFabricIndex, `no fabric ${fabricIndex}`);
 }
 
 function recordKey(fabricIndex: number): string {
