@@ -167,27 +167,16 @@ export function utf8Decode(bytes: Uint8Array): string {
   return out + String.fromCharCode(...units);
 }
 
-function checkUnsigned(value: number, bits: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
-    throw new CodecError(`${what}: ${value} is not an unsigned ${bits}-bit integer`);
-  }
-}
-
-function checkSigned(value: number, bits: number, what: string): void {
-  if (!Number.isInteger(value) || value < -(2 ** (bits - 1)) || value > 2 ** (bits - 1) - 1) {
-    throw new CodecError(`${what}: ${value} is not a signed ${bits}-bit integer`);
+/** CodecError unless `value` is a `bits`-bit integer (two's complement when `signed`). */
+function checkInt(value: number, bits: number, signed: boolean): void {
+  const min = signed ? -(2 ** (bits - 1)) : 0;
+  if (!Number.isInteger(value) || value < min || value >= min + 2 ** bits) {
+    throw new CodecError(`${signed ? "i" : "u"}${bits}: ${value} is not ${signed ? "a signed" : "an unsigned"} ${bits}-bit integer`);
   }
 }
 
 const U64_LIMIT = 1n << 64n;
 const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
-
-function toBigInt(value: bigint | number, what: string): bigint {
-  if (typeof value === "bigint") return value;
-  if (!Number.isInteger(value)) throw new CodecError(`${what}: ${value} is not an integer`);
-  return BigInt(value);
-}
 
 /** A growable output buffer. Values are range-checked; nothing is silently truncated. */
 export class ByteWriter {
@@ -220,86 +209,77 @@ export class ByteWriter {
     return at;
   }
 
-  u8(value: number): this {
-    checkUnsigned(value, 8, "u8");
-    const at = this.reserve(1);
-    this.buffer[at] = value;
+  /**
+   * A range-checked 8, 16 or 32-bit integer. The unsigned setters store a negative value as its
+   * two's complement, so one path serves both signednesses.
+   */
+  private put(value: number, bits: number, signed: boolean, littleEndian: boolean): this {
+    checkInt(value, bits, signed);
+    const at = this.reserve(bits >> 3);
+    if (bits === 8) this.buffer[at] = value;
+    else if (bits === 16) this.view.setUint16(at, value, littleEndian);
+    else this.view.setUint32(at, value, littleEndian);
     return this;
+  }
+
+  u8(value: number): this {
+    return this.put(value, 8, false, false);
   }
 
   i8(value: number): this {
-    checkSigned(value, 8, "i8");
-    const at = this.reserve(1);
-    this.view.setInt8(at, value);
-    return this;
+    return this.put(value, 8, true, false);
   }
 
   u16le(value: number): this {
-    checkUnsigned(value, 16, "u16");
-    const at = this.reserve(2);
-    this.view.setUint16(at, value, true);
-    return this;
+    return this.put(value, 16, false, true);
   }
 
   u16be(value: number): this {
-    checkUnsigned(value, 16, "u16");
-    const at = this.reserve(2);
-    this.view.setUint16(at, value, false);
-    return this;
+    return this.put(value, 16, false, false);
   }
 
   i16le(value: number): this {
-    checkSigned(value, 16, "i16");
-    const at = this.reserve(2);
-    this.view.setInt16(at, value, true);
-    return this;
+    return this.put(value, 16, true, true);
   }
 
   u32le(value: number): this {
-    checkUnsigned(value, 32, "u32");
-    const at = this.reserve(4);
-    this.view.setUint32(at, value, true);
-    return this;
+    return this.put(value, 32, false, true);
   }
 
   u32be(value: number): this {
-    checkUnsigned(value, 32, "u32");
-    const at = this.reserve(4);
-    this.view.setUint32(at, value, false);
-    return this;
+    return this.put(value, 32, false, false);
   }
 
   i32le(value: number): this {
-    checkSigned(value, 32, "i32");
-    const at = this.reserve(4);
-    this.view.setInt32(at, value, true);
-    return this;
+    return this.put(value, 32, true, true);
   }
 
   u64le(value: bigint | number): this {
-    const big = toBigInt(value, "u64");
-    if (big < 0n || big >= U64_LIMIT) throw new CodecError(`u64: ${value} is not an unsigned 64-bit integer`);
-    const at = this.reserve(8);
-    this.view.setUint32(at, Number(big & 0xffffffffn), true);
-    this.view.setUint32(at + 4, Number(big >> 32n), true);
-    return this;
+    return this.put64(value, false);
   }
 
   i64le(value: bigint | number): this {
-    const big = toBigInt(value, "i64");
-    if (big < I64_MIN || big > I64_MAX) throw new CodecError(`i64: ${value} is not a signed 64-bit integer`);
-    return this.u64le(big < 0n ? big + U64_LIMIT : big);
+    return this.put64(value, true);
+  }
+
+  private put64(value: bigint | number, signed: boolean): this {
+    const name = signed ? "i64" : "u64";
+    if (typeof value !== "bigint" && !Number.isInteger(value)) throw new CodecError(`${name}: ${value} is not an integer`);
+    let big = BigInt(value);
+    const min = signed ? I64_MIN : 0n;
+    if (big < min || big >= min + U64_LIMIT) throw new CodecError(`${name}: ${value} is not ${signed ? "a signed" : "an unsigned"} 64-bit integer`);
+    // Two's complement by addition: XS 13.3 rounds some bit operations on negative bigints wrongly.
+    if (big < 0n) big += U64_LIMIT;
+    return this.put(Number(big & 0xffffffffn), 32, false, true).put(Number(big >> 32n), 32, false, true);
   }
 
   f32le(value: number): this {
-    const at = this.reserve(4);
-    this.view.setFloat32(at, value, true);
+    this.view.setFloat32(this.reserve(4), value, true);
     return this;
   }
 
   f64le(value: number): this {
-    const at = this.reserve(8);
-    this.view.setFloat64(at, value, true);
+    this.view.setFloat64(this.reserve(8), value, true);
     return this;
   }
 
@@ -338,9 +318,9 @@ export class ByteReader {
     return this.position >= this.data.length;
   }
 
-  private take(count: number, what: string): number {
+  private take(count: number): number {
     if (count > this.data.length - this.position) {
-      throw new CodecError(`truncated: ${what} needs ${count} bytes at offset ${this.position}, ${this.data.length - this.position} left`);
+      throw new CodecError(`truncated: ${count} bytes needed at offset ${this.position}, ${this.data.length - this.position} left`);
     }
     const at = this.position;
     this.position += count;
@@ -348,39 +328,39 @@ export class ByteReader {
   }
 
   u8(): number {
-    return this.data[this.take(1, "u8")]!;
+    return this.data[this.take(1)]!;
   }
 
   i8(): number {
-    return this.view.getInt8(this.take(1, "i8"));
+    return this.view.getInt8(this.take(1));
   }
 
   u16le(): number {
-    return this.view.getUint16(this.take(2, "u16"), true);
+    return this.view.getUint16(this.take(2), true);
   }
 
   u16be(): number {
-    return this.view.getUint16(this.take(2, "u16"), false);
+    return this.view.getUint16(this.take(2), false);
   }
 
   i16le(): number {
-    return this.view.getInt16(this.take(2, "i16"), true);
+    return this.view.getInt16(this.take(2), true);
   }
 
   u32le(): number {
-    return this.view.getUint32(this.take(4, "u32"), true);
+    return this.view.getUint32(this.take(4), true);
   }
 
   u32be(): number {
-    return this.view.getUint32(this.take(4, "u32"), false);
+    return this.view.getUint32(this.take(4), false);
   }
 
   i32le(): number {
-    return this.view.getInt32(this.take(4, "i32"), true);
+    return this.view.getInt32(this.take(4), true);
   }
 
   u64le(): bigint {
-    const at = this.take(8, "u64");
+    const at = this.take(8);
     return (BigInt(this.view.getUint32(at + 4, true)) << 32n) | BigInt(this.view.getUint32(at, true));
   }
 
@@ -390,17 +370,17 @@ export class ByteReader {
   }
 
   f32le(): number {
-    return this.view.getFloat32(this.take(4, "f32"), true);
+    return this.view.getFloat32(this.take(4), true);
   }
 
   f64le(): number {
-    return this.view.getFloat64(this.take(8, "f64"), true);
+    return this.view.getFloat64(this.take(8), true);
   }
 
   /** The next `count` bytes as a view into the input (not a copy). */
   bytes(count: number): Uint8Array {
     if (!Number.isInteger(count) || count < 0) throw new CodecError(`invalid byte count ${count}`);
-    const at = this.take(count, "bytes");
+    const at = this.take(count);
     return this.data.subarray(at, at + count);
   }
 
