@@ -18,7 +18,7 @@ import { TlvStruct, TlvWriter, decodeTlv, type TlvElement } from "../codec/tlv";
 import type { FabricScopedData } from "../commissioning/fabric-table";
 import type { FailSafeContext, FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
-import { groupSubject, isCatSubject, isOperationalNodeId, type AccessControlEntries, type AccessControlEntry, type AccessControlTarget } from "../interaction/access-control";
+import { groupSubject, isCaseSubject, type AccessControlEntries, type AccessControlEntry, type AccessControlTarget } from "../interaction/access-control";
 import { AuthMode, Privilege, Status, type AuthModeValue, type PrivilegeLevel } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
@@ -183,31 +183,23 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
   // Attributes
 
   override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
-    if (attribute.id === A.Acl) return this.fabricsInOrder().flatMap((index) => this.current(index)!.acl);
-    if (attribute.id === A.Extension) return this.fabricsInOrder().flatMap((index) => this.current(index)!.extension);
+    const list = listOf(attribute);
+    if (list) return this.fabricsInOrder().flatMap((index): unknown[] => this.current(index)![list]);
     return super.readAttribute(attribute, context);
   }
 
   override writeAttribute(attribute: AttributeDefinition, value: unknown, context: WriteContext): void {
+    const list = listOf(attribute);
+    if (!list) return super.writeAttribute(attribute, value, context);
     const fabricIndex = context.fabricIndex;
     const before = this.current(fabricIndex) ?? { acl: [], extension: [] };
-    if (attribute.id === A.Acl) {
-      const entries = value as AclEntry[];
-      if (entries.length > ENTRIES_PER_FABRIC) throw new StatusError(Status.ResourceExhausted, `at most ${ENTRIES_PER_FABRIC} ACL entries per fabric`);
-      for (const entry of entries) validateEntry(entry);
-      this.put(fabricIndex, { acl: entries.map((entry) => ({ ...entry, fabricIndex })), extension: before.extension });
-      this.reportChanges(AccessControlEvent.AccessControlEntryChanged, before.acl, entries, context);
-      return;
-    }
-    if (attribute.id === A.Extension) {
-      const extensions = value as AclExtension[];
-      if (extensions.length > EXTENSIONS_PER_FABRIC) throw new StatusError(Status.ResourceExhausted, `at most ${EXTENSIONS_PER_FABRIC} ACL extension per fabric`);
-      for (const extension of extensions) validateExtension(extension);
-      this.put(fabricIndex, { acl: before.acl, extension: extensions.map((entry) => ({ ...entry, fabricIndex })) });
-      this.reportChanges(AccessControlEvent.AccessControlExtensionChanged, before.extension, extensions, context);
-      return;
-    }
-    super.writeAttribute(attribute, value, context);
+    const isAcl = list === "acl";
+    const items = value as (AclEntry & AclExtension)[];
+    const max = isAcl ? ENTRIES_PER_FABRIC : EXTENSIONS_PER_FABRIC;
+    if (items.length > max) throw new StatusError(Status.ResourceExhausted, `at most ${max} ${list} items per fabric`);
+    items.forEach(isAcl ? validateEntry : validateExtension);
+    this.put(fabricIndex, { ...before, [list]: items.map((entry) => ({ ...entry, fabricIndex })) });
+    this.reportChanges(isAcl, before[list], items, context);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -244,6 +236,10 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
     const fabrics = [...this.pending.keys()];
     this.pending.clear();
     for (const fabricIndex of fabrics) this.rebuild(fabricIndex);
+    this.bothChanged();
+  }
+
+  private bothChanged(): void {
     this.attributeChanged(A.Acl);
     this.attributeChanged(A.Extension);
   }
@@ -256,8 +252,7 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
     this.committed.delete(fabricIndex);
     this.pending.delete(fabricIndex);
     this.rebuild(fabricIndex);
-    this.attributeChanged(A.Acl);
-    this.attributeChanged(A.Extension);
+    this.bothChanged();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -292,23 +287,28 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
     this.evaluated.set(fabricIndex, data.acl.map(evaluationForm));
   }
 
-  private reportChanges(eventId: number, before: readonly unknown[], after: readonly unknown[], context: WriteContext): void {
-    const isAcl = eventId === AccessControlEvent.AccessControlEntryChanged;
-    const attributeId = isAcl ? A.Acl : A.Extension;
+  private reportChanges(isAcl: boolean, before: readonly unknown[], after: readonly unknown[], context: WriteContext): void {
+    const eventId = isAcl ? AccessControlEvent.AccessControlEntryChanged : AccessControlEvent.AccessControlExtensionChanged;
     const schema = isAcl ? AccessControlEntryStruct : AccessControlExtensionStruct;
-    this.attributeChanged(attributeId);
-    const pase = context.subject?.authMode === AuthMode.Pase;
-    const admin = { adminNodeId: pase ? null : (context.subject?.subject ?? null), adminPasscodeId: pase ? 0 : null };
+    const { subject, fabricIndex } = context;
+    this.attributeChanged(isAcl ? A.Acl : A.Extension);
+    const pase = subject?.authMode === AuthMode.Pase;
+    const admin = { adminNodeId: pase ? null : (subject?.subject ?? null), adminPasscodeId: pase ? 0 : null };
     const count = Math.max(before.length, after.length);
     for (let index = 0; index < count; index++) {
       const old = before[index];
       const next = after[index];
-      const latest = next === undefined ? old : { ...(next as object), fabricIndex: context.fabricIndex };
+      const latest = next === undefined ? old : { ...(next as object), fabricIndex };
       const changeType = old === undefined ? ChangeType.Added : next === undefined ? ChangeType.Removed : ChangeType.Changed;
       if (changeType === ChangeType.Changed && sameValue(schema, old, latest)) continue;
-      this.emitEvent(eventId, { ...admin, changeType, latestValue: latest, fabricIndex: context.fabricIndex }, context.fabricIndex);
+      this.emitEvent(eventId, { ...admin, changeType, latestValue: latest, fabricIndex }, fabricIndex);
     }
   }
+}
+
+/** The fabric-scoped list an attribute is (ACL or Extension), if it is one. */
+function listOf(attribute: AttributeDefinition): keyof FabricAcl | undefined {
+  return attribute.id === A.Acl ? "acl" : attribute.id === A.Extension ? "extension" : undefined;
 }
 
 function recordKey(fabricIndex: number): string {
@@ -333,12 +333,8 @@ function validateEntry(entry: AclEntry): void {
   const subjects = entry.subjects ?? [];
   if (subjects.length > SUBJECTS_PER_ENTRY) throw invalid(`more than ${SUBJECTS_PER_ENTRY} subjects`);
   for (const subject of subjects) {
-    if (entry.authMode === AuthMode.Case) {
-      const validCat = isCatSubject(subject) && (subject & 0xffffn) !== 0n;
-      if (!isOperationalNodeId(subject) && !validCat) throw invalid(`subject 0x${subject.toString(16)} is neither a node id nor a CAT`);
-    } else if (subject < 1n || subject > 0xffffn) {
-      throw invalid(`subject 0x${subject.toString(16)} is not a group id`);
-    }
+    const isCase = entry.authMode === AuthMode.Case;
+    if (isCase ? !isCaseSubject(subject) : subject < 1n || subject > 0xffffn) throw invalid(`subject 0x${subject.toString(16)} is not a ${isCase ? "node id or CAT" : "group id"}`);
   }
   const targets = entry.targets ?? [];
   if (targets.length > TARGETS_PER_ENTRY) throw invalid(`more than ${TARGETS_PER_ENTRY} targets`);

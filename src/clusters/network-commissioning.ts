@@ -97,26 +97,32 @@ const A = NetworkCommissioningAttribute;
 const C = NetworkCommissioningCommand;
 const administer = { privilege: Privilege.Administer };
 const readAdminister = { read: Privilege.Administer };
-const NetworkInfoStruct = struct(field(0, "networkId", octets(32, 1)), field(1, "connected", bool));
+const optional = { optional: true };
+const networkIdSchema = octets(32, 1);
+const networkIdField = field(0, "networkId", networkIdSchema);
+const breadcrumbField = (tag: number) => field(tag, "breadcrumb", uint64, optional);
+const networkingStatusField = field(0, "networkingStatus", enum8);
+const debugTextField = field(1, "debugText", string(512), optional);
+const NetworkInfoStruct = struct(networkIdField, field(1, "connected", bool));
 const commonAttributes = () => [
   attribute(A.MaxNetworks, "maxNetworks", uint8, { ...readAdminister, fixed: true }),
   attribute(A.Networks, "networks", list(NetworkInfoStruct), readAdminister),
   attribute(A.InterfaceEnabled, "interfaceEnabled", bool, { write: Privilege.Administer, persistent: true }),
   attribute(A.LastNetworkingStatus, "lastNetworkingStatus", nullable(enum8), readAdminister),
-  attribute(A.LastNetworkId, "lastNetworkId", nullable(octets(32, 1)), readAdminister),
+  attribute(A.LastNetworkId, "lastNetworkId", nullable(networkIdSchema), readAdminister),
   attribute(A.LastConnectErrorValue, "lastConnectErrorValue", nullable(int32), readAdminister),
 ];
-const NetworkConfigResponse = {
-  id: C.NetworkConfigResponse,
-  schema: struct(field(0, "networkingStatus", enum8), field(1, "debugText", string(512), { optional: true }), field(2, "networkIndex", uint8, { optional: true })),
+const networkConfig = {
+  ...administer,
+  response: { id: C.NetworkConfigResponse, schema: struct(networkingStatusField, debugTextField, field(2, "networkIndex", uint8, optional)) },
 };
 const WiFiScanResultStruct = struct(
   field(0, "security", bitmap8),
   field(1, "ssid", octets(32)),
   field(2, "bssid", octets(6, 6)),
   field(3, "channel", uint16),
-  field(4, "wiFiBand", enum8, { optional: true }),
-  field(5, "rssi", int8, { optional: true }),
+  field(4, "wiFiBand", enum8, optional),
+  field(5, "rssi", int8, optional),
 );
 
 export const NetworkCommissioningEthernet = defineCluster({
@@ -139,26 +145,17 @@ export const NetworkCommissioningWiFi = defineCluster({
     attribute(A.SupportedWiFiBands, "supportedWiFiBands", list(enum8), { fixed: true }),
   ],
   commands: [
-    command(C.ScanNetworks, "scanNetworks", struct(field(0, "ssid", nullable(octets(32, 1)), { optional: true }), field(1, "breadcrumb", uint64, { optional: true })), {
+    command(C.ScanNetworks, "scanNetworks", struct(field(0, "ssid", nullable(networkIdSchema), optional), breadcrumbField(1)), {
       ...administer,
-      response: {
-        id: C.ScanNetworksResponse,
-        schema: struct(field(0, "networkingStatus", enum8), field(1, "debugText", string(512), { optional: true }), field(2, "wiFiScanResults", list(WiFiScanResultStruct), { optional: true })),
-      },
+      response: { id: C.ScanNetworksResponse, schema: struct(networkingStatusField, debugTextField, field(2, "wiFiScanResults", list(WiFiScanResultStruct), optional)) },
     }),
-    command(C.AddOrUpdateWiFiNetwork, "addOrUpdateWiFiNetwork", struct(field(0, "ssid", octets(32)), field(1, "credentials", octets(64)), field(2, "breadcrumb", uint64, { optional: true })), {
+    command(C.AddOrUpdateWiFiNetwork, "addOrUpdateWiFiNetwork", struct(field(0, "ssid", octets(32)), field(1, "credentials", octets(64)), breadcrumbField(2)), networkConfig),
+    command(C.RemoveNetwork, "removeNetwork", struct(networkIdField, breadcrumbField(1)), networkConfig),
+    command(C.ConnectNetwork, "connectNetwork", struct(networkIdField, breadcrumbField(1)), {
       ...administer,
-      response: NetworkConfigResponse,
+      response: { id: C.ConnectNetworkResponse, schema: struct(networkingStatusField, debugTextField, field(2, "errorValue", nullable(int32))) },
     }),
-    command(C.RemoveNetwork, "removeNetwork", struct(field(0, "networkId", octets(32, 1)), field(1, "breadcrumb", uint64, { optional: true })), { ...administer, response: NetworkConfigResponse }),
-    command(C.ConnectNetwork, "connectNetwork", struct(field(0, "networkId", octets(32, 1)), field(1, "breadcrumb", uint64, { optional: true })), {
-      ...administer,
-      response: { id: C.ConnectNetworkResponse, schema: struct(field(0, "networkingStatus", enum8), field(1, "debugText", string(512), { optional: true }), field(2, "errorValue", nullable(int32))) },
-    }),
-    command(C.ReorderNetwork, "reorderNetwork", struct(field(0, "networkId", octets(32, 1)), field(1, "networkIndex", uint8), field(2, "breadcrumb", uint64, { optional: true })), {
-      ...administer,
-      response: NetworkConfigResponse,
-    }),
+    command(C.ReorderNetwork, "reorderNetwork", struct(networkIdField, field(1, "networkIndex", uint8), breadcrumbField(2)), networkConfig),
   ],
 });
 
@@ -265,6 +262,10 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     return this.pending ?? this.committed;
   }
 
+  private indexOf(networkId: Uint8Array): number {
+    return this.networks().findIndex((network) => bytesEqual(network.ssid, networkId));
+  }
+
   private requireFailSafe(context: InvokeContext): void {
     const { failSafe } = this.options;
     if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "network changes need the fail-safe armed by this administrator");
@@ -311,12 +312,13 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     if (ssid.length < 1 || ssid.length > 32) return { networkingStatus: NetworkingStatus.OutOfRange, debugText: "an SSID is 1 to 32 bytes" };
     if (!validCredentials(credentials)) return { networkingStatus: NetworkingStatus.OutOfRange, debugText: "credentials must be empty, a WEP key, an 8-63 character passphrase or a 64-digit hex PSK" };
     const networks = this.networks().map((network) => ({ ...network }));
-    const index = networks.findIndex((network) => bytesEqual(network.ssid, ssid));
+    const index = this.indexOf(ssid);
+    const entry = { ssid: ssid.slice(), credentials: credentials.slice() };
     if (index >= 0) {
-      networks[index] = { ssid: ssid.slice(), credentials: credentials.slice() };
+      networks[index] = entry;
     } else {
       if (networks.length >= MAX_NETWORKS) return { networkingStatus: NetworkingStatus.BoundsExceeded, debugText: `at most ${MAX_NETWORKS} network` };
-      networks.push({ ssid: ssid.slice(), credentials: credentials.slice() });
+      networks.push(entry);
     }
     this.change(networks);
     this.breadcrumb(request.breadcrumb);
@@ -325,10 +327,9 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
 
   private removeNetwork(request: { networkId: Uint8Array; breadcrumb?: bigint }, context: InvokeContext) {
     this.requireFailSafe(context);
-    const networks = this.networks();
-    const index = networks.findIndex((network) => bytesEqual(network.ssid, request.networkId));
+    const index = this.indexOf(request.networkId);
     if (index < 0) return { networkingStatus: NetworkingStatus.NetworkIdNotFound };
-    this.change(networks.filter((_, i) => i !== index));
+    this.change(this.networks().filter((_, i) => i !== index));
     this.breadcrumb(request.breadcrumb);
     return { networkingStatus: NetworkingStatus.Success, networkIndex: index };
   }
@@ -336,7 +337,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
   private reorder(request: { networkId: Uint8Array; networkIndex: number; breadcrumb?: bigint }, context: InvokeContext) {
     this.requireFailSafe(context);
     const networks = [...this.networks()];
-    const index = networks.findIndex((network) => bytesEqual(network.ssid, request.networkId));
+    const index = this.indexOf(request.networkId);
     if (index < 0) return { networkingStatus: NetworkingStatus.NetworkIdNotFound };
     if (request.networkIndex >= networks.length) return { networkingStatus: NetworkingStatus.OutOfRange };
     const [moved] = networks.splice(index, 1);
@@ -356,16 +357,16 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     const station = this.options.wifi;
     if (!station) return { networkingStatus: NetworkingStatus.UnknownError, debugText: "this host has no Wi-Fi station", errorValue: null };
     const outcome = await this.withTimeout<WiFiConnectOutcome>(CONNECT_MAX_TIME_SECONDS, (done) => station.connect(network.ssid, network.credentials, done), { status: "failed" });
-    const status =
-      outcome.status === "connected"
-        ? NetworkingStatus.Success
-        : outcome.status === "auth-failure"
-          ? NetworkingStatus.AuthFailure
-          : outcome.status === "network-not-found"
-            ? NetworkingStatus.NetworkNotFound
-            : NetworkingStatus.OtherConnectionFailure;
-    const errorValue = outcome.status === "connected" ? null : (outcome.errorValue ?? null);
-    this.connectedSsid = outcome.status === "connected" ? network.ssid.slice() : undefined;
+    const connected = outcome.status === "connected";
+    const status = connected
+      ? NetworkingStatus.Success
+      : outcome.status === "auth-failure"
+        ? NetworkingStatus.AuthFailure
+        : outcome.status === "network-not-found"
+          ? NetworkingStatus.NetworkNotFound
+          : NetworkingStatus.OtherConnectionFailure;
+    const errorValue = connected ? null : (outcome.errorValue ?? null);
+    this.connectedSsid = connected ? network.ssid.slice() : undefined;
     this.setLast(status, network.ssid, errorValue);
     this.attributeChanged(A.Networks);
     if (status === NetworkingStatus.Success) this.breadcrumb(request.breadcrumb);
@@ -384,23 +385,18 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     const { clock } = this.options;
     return new Promise<T>((resolve) => {
       let settled = false;
-      const timer = clock.setTimer(seconds * 1000, () => {
+      // The timer's own expiry does not clear it (a fired timer is gone).
+      const settle = (value: T, expired?: boolean) => {
         if (settled) return;
         settled = true;
-        resolve(onTimeout);
-      });
+        if (!expired) clock.clearTimer(timer);
+        resolve(value);
+      };
+      const timer = clock.setTimer(seconds * 1000, () => settle(onTimeout, true));
       try {
-        start((value) => {
-          if (settled) return;
-          settled = true;
-          clock.clearTimer(timer);
-          resolve(value);
-        });
+        start((value) => settle(value));
       } catch (error) {
-        if (settled) return;
-        settled = true;
-        clock.clearTimer(timer);
-        resolve(onTimeout instanceof Error ? (error as T) : onTimeout);
+        settle(onTimeout instanceof Error ? (error as T) : onTimeout);
       }
     });
   }

@@ -21,7 +21,7 @@ import { encodeNocsrElements } from "../certs/csr";
 import type { FailSafeContext } from "../commissioning/fail-safe";
 import { OperationalCertError, OperationalCertStatus, type Fabric, type OperationalFabricTable } from "../commissioning/fabric-table";
 import type { DeviceAttestation } from "../factory";
-import { isCatSubject, isOperationalNodeId } from "../interaction/access-control";
+import { isCaseSubject } from "../interaction/access-control";
 import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
@@ -80,9 +80,16 @@ const C = OperationalCredentialsCommand;
 const A = OperationalCredentialsAttribute;
 const admin = { privilege: Privilege.Administer };
 const MAX_CERT = 400;
-const NocResponse = { id: C.NocResponse, schema: struct(field(0, "statusCode", enum8), field(1, "fabricIndex", fabricIndex, { optional: true }), field(2, "debugText", string(128), { optional: true })) };
+const certificate = octets(MAX_CERT);
+const optional = { optional: true };
+const sensitive = { fabricSensitive: true };
+const signature = field(1, "attestationSignature", octets(64, 64));
+const nonce = (name: string) => field(0, name, octets(32, 32));
+const nocCommand = { ...admin, response: { id: C.NocResponse, schema: struct(field(0, "statusCode", enum8), field(1, "fabricIndex", fabricIndex, optional), field(2, "debugText", string(128), optional)) } };
+const fabricNocCommand = { ...nocCommand, fabricScoped: true };
+const nocFields = [field(0, "nocValue", certificate), field(1, "icacValue", certificate, optional)];
 
-const NocStruct = struct(field(1, "noc", octets(MAX_CERT), { fabricSensitive: true }), field(2, "icac", nullable(octets(MAX_CERT)), { fabricSensitive: true }), fabricIndexField);
+const NocStruct = struct(field(1, "noc", certificate, sensitive), field(2, "icac", nullable(certificate), sensitive), fabricIndexField);
 const FabricDescriptorStruct = struct(
   field(1, "rootPublicKey", octets(65, 65)),
   field(2, "vendorId", vendorId),
@@ -101,38 +108,27 @@ export const OperationalCredentials = defineCluster({
     attribute(A.Fabrics, "fabrics", list(FabricDescriptorStruct), { fabricScoped: true }),
     attribute(A.SupportedFabrics, "supportedFabrics", uint8, { fixed: true }),
     attribute(A.CommissionedFabrics, "commissionedFabrics", uint8),
-    attribute(A.TrustedRootCertificates, "trustedRootCertificates", list(octets(MAX_CERT)), { changesOmitted: true }),
+    attribute(A.TrustedRootCertificates, "trustedRootCertificates", list(certificate), { changesOmitted: true }),
     attribute(A.CurrentFabricIndex, "currentFabricIndex", uint8),
   ],
   commands: [
-    command(C.AttestationRequest, "attestationRequest", struct(field(0, "attestationNonce", octets(32, 32))), {
+    command(C.AttestationRequest, "attestationRequest", struct(nonce("attestationNonce")), {
       ...admin,
-      response: { id: C.AttestationResponse, schema: struct(field(0, "attestationElements", octets(900)), field(1, "attestationSignature", octets(64, 64))) },
+      response: { id: C.AttestationResponse, schema: struct(field(0, "attestationElements", octets(900)), signature) },
     }),
     command(C.CertificateChainRequest, "certificateChainRequest", struct(field(0, "certificateType", enum8)), {
       ...admin,
       response: { id: C.CertificateChainResponse, schema: struct(field(0, "certificate", octets(600))) },
     }),
-    command(C.CsrRequest, "csrRequest", struct(field(0, "csrNonce", octets(32, 32)), field(1, "isForUpdateNoc", bool, { optional: true })), {
+    command(C.CsrRequest, "csrRequest", struct(nonce("csrNonce"), field(1, "isForUpdateNoc", bool, optional)), {
       ...admin,
-      response: { id: C.CsrResponse, schema: struct(field(0, "nocsrElements", octets(900)), field(1, "attestationSignature", octets(64, 64))) },
+      response: { id: C.CsrResponse, schema: struct(field(0, "nocsrElements", octets(900)), signature) },
     }),
-    command(
-      C.AddNoc,
-      "addNoc",
-      struct(
-        field(0, "nocValue", octets(MAX_CERT)),
-        field(1, "icacValue", octets(MAX_CERT), { optional: true }),
-        field(2, "ipkValue", octets(16, 16)),
-        field(3, "caseAdminSubject", uint64),
-        field(4, "adminVendorId", vendorId),
-      ),
-      { ...admin, response: NocResponse },
-    ),
-    command(C.UpdateNoc, "updateNoc", struct(field(0, "nocValue", octets(MAX_CERT)), field(1, "icacValue", octets(MAX_CERT), { optional: true })), { ...admin, fabricScoped: true, response: NocResponse }),
-    command(C.UpdateFabricLabel, "updateFabricLabel", struct(field(0, "label", string(32))), { ...admin, fabricScoped: true, response: NocResponse }),
-    command(C.RemoveFabric, "removeFabric", struct(field(0, "fabricIndex", fabricIndex)), { ...admin, response: NocResponse }),
-    command(C.AddTrustedRootCertificate, "addTrustedRootCertificate", struct(field(0, "rootCaCertificate", octets(MAX_CERT))), admin),
+    command(C.AddNoc, "addNoc", struct(...nocFields, field(2, "ipkValue", octets(16, 16)), field(3, "caseAdminSubject", uint64), field(4, "adminVendorId", vendorId)), nocCommand),
+    command(C.UpdateNoc, "updateNoc", struct(...nocFields), fabricNocCommand),
+    command(C.UpdateFabricLabel, "updateFabricLabel", struct(field(0, "label", string(32))), fabricNocCommand),
+    command(C.RemoveFabric, "removeFabric", struct(field(0, "fabricIndex", fabricIndex)), nocCommand),
+    command(C.AddTrustedRootCertificate, "addTrustedRootCertificate", struct(field(0, "rootCaCertificate", certificate)), admin),
   ],
 });
 
@@ -176,16 +172,9 @@ export class OperationalCredentialsServer extends ClusterServer {
     const fabrics = [...this.options.fabrics.fabrics()];
     switch (attribute.id) {
       case A.Nocs:
-        return fabrics.map((fabric) => ({ noc: fabric.noc, icac: fabric.icac ?? null, fabricIndex: fabric.fabricIndex }));
+        return fabrics.map(({ noc, icac, fabricIndex }) => ({ noc, icac: icac ?? null, fabricIndex }));
       case A.Fabrics:
-        return fabrics.map((fabric) => ({
-          rootPublicKey: fabric.rootPublicKey,
-          vendorId: fabric.vendorId,
-          fabricId: fabric.fabricId,
-          nodeId: fabric.nodeId,
-          label: fabric.label,
-          fabricIndex: fabric.fabricIndex,
-        }));
+        return fabrics.map(({ rootPublicKey, vendorId, fabricId, nodeId, label, fabricIndex }) => ({ rootPublicKey, vendorId, fabricId, nodeId, label, fabricIndex }));
       case A.CommissionedFabrics:
         return fabrics.length;
       case A.TrustedRootCertificates: {
@@ -230,10 +219,14 @@ export class OperationalCredentialsServer extends ClusterServer {
     return session.attestationChallenge;
   }
 
+  /** Elements signed with the DAC key over elements || the session's attestation challenge. */
+  private signed(elements: Uint8Array, context: InvokeContext): Uint8Array {
+    return this.options.attestation.signWithDac(concatBytes(elements, this.challengeOf(context)));
+  }
+
   private attestationRequest(request: { attestationNonce: Uint8Array }, context: InvokeContext) {
-    const { attestation } = this.options;
-    const elements = encodeAttestationElements(attestation.certificationDeclaration, request.attestationNonce);
-    return { attestationElements: elements, attestationSignature: attestation.signWithDac(concatBytes(elements, this.challengeOf(context))) };
+    const elements = encodeAttestationElements(this.options.attestation.certificationDeclaration, request.attestationNonce);
+    return { attestationElements: elements, attestationSignature: this.signed(elements, context) };
   }
 
   private certificateChain(type: number) {
@@ -243,29 +236,31 @@ export class OperationalCredentialsServer extends ClusterServer {
     throw new StatusError(Status.InvalidCommand, `certificate type ${type} is neither DAC (1) nor PAI (2)`);
   }
 
-  /** The fail-safe must be armed for the accessing fabric (0 for a PASE commissioner before AddNOC). */
-  private requireFailSafe(context: InvokeContext): void {
+  /**
+   * The fail-safe must be armed for the accessing fabric (0 for a PASE commissioner before AddNOC)
+   * and not have seen AddNOC or UpdateNOC (nor, with `orRoot`, AddTrustedRootCertificate).
+   */
+  private requireNoNoc(context: InvokeContext, orRoot = false): void {
     const { failSafe } = this.options;
     if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "the fail-safe is not armed for this fabric");
+    if (failSafe.addNocInvoked || failSafe.updateNocInvoked || (orRoot && failSafe.addTrustedRootInvoked)) {
+      throw new StatusError(Status.ConstraintError, `a NOC${orRoot ? " or root" : ""} was already added in this fail-safe`);
+    }
   }
 
   private csrRequest(request: { csrNonce: Uint8Array; isForUpdateNoc?: boolean }, context: InvokeContext) {
-    this.requireFailSafe(context);
-    const { failSafe, fabrics, attestation } = this.options;
-    if (failSafe.addNocInvoked || failSafe.updateNocInvoked) throw new StatusError(Status.ConstraintError, "a NOC was already added or updated in this fail-safe");
+    const { failSafe, fabrics } = this.options;
+    this.requireNoNoc(context);
     const forUpdate = request.isForUpdateNoc === true;
     if (forUpdate && context.fabricIndex === 0) throw new StatusError(Status.InvalidCommand, "a CSR for UpdateNOC needs an accessing fabric");
     const { csr } = fabrics.createOperationalKey(forUpdate);
     const elements = encodeNocsrElements({ csr, csrNonce: request.csrNonce });
-    return { nocsrElements: elements, attestationSignature: attestation.signWithDac(concatBytes(elements, this.challengeOf(context))) };
+    return { nocsrElements: elements, attestationSignature: this.signed(elements, context) };
   }
 
   private addTrustedRoot(rcac: Uint8Array, context: InvokeContext): undefined {
-    this.requireFailSafe(context);
+    this.requireNoNoc(context, true);
     const { failSafe, fabrics } = this.options;
-    if (failSafe.addTrustedRootInvoked || failSafe.addNocInvoked || failSafe.updateNocInvoked) {
-      throw new StatusError(Status.ConstraintError, "a trusted root or NOC was already added in this fail-safe");
-    }
     try {
       fabrics.addTrustedRoot(rcac);
     } catch (error) {
@@ -276,61 +271,44 @@ export class OperationalCredentialsServer extends ClusterServer {
   }
 
   private addNoc(request: { nocValue: Uint8Array; icacValue?: Uint8Array; ipkValue: Uint8Array; caseAdminSubject: bigint; adminVendorId: number }, context: InvokeContext): NocAnswer {
-    this.requireFailSafe(context);
+    this.requireNoNoc(context);
     const { failSafe, fabrics } = this.options;
-    if (failSafe.addNocInvoked || failSafe.updateNocInvoked) throw new StatusError(Status.ConstraintError, "a NOC was already added or updated in this fail-safe");
     if (!failSafe.addTrustedRootInvoked) return refusal(OperationalCertStatus.InvalidNoc, "AddTrustedRootCertificate must precede AddNOC");
     const subject = request.caseAdminSubject;
-    const validCat = isCatSubject(subject) && (subject & 0xffffn) !== 0n;
-    if (!isOperationalNodeId(subject) && !validCat) return refusal(OperationalCertStatus.InvalidAdminSubject, `CaseAdminSubject 0x${subject.toString(16)} is neither a node id nor a CAT`);
-    let fabric: Fabric;
-    try {
-      fabric = fabrics.addFabric({ noc: request.nocValue, icac: presentIcac(request.icacValue), ipkEpochKey: request.ipkValue, vendorId: request.adminVendorId });
-    } catch (error) {
-      if (error instanceof OperationalCertError) {
-        this.log("warn", `AddNOC refused: ${error.message}`);
-        return refusal(error.status, error.message);
-      }
-      throw error;
-    }
-    failSafe.noteNewFabric(fabric.fabricIndex);
-    this.options.accessControl.grantAdministrator(fabric.fabricIndex, subject);
-    this.log("info", `AddNOC: fabric ${fabric.fabricIndex} (fabric id 0x${fabric.fabricId.toString(16)}, node 0x${fabric.nodeId.toString(16)}, admin vendor 0x${request.adminVendorId.toString(16)}) pending until CommissioningComplete`);
-    this.options.onFabricAdded?.(fabric);
-    return { statusCode: OperationalCertStatus.Ok, fabricIndex: fabric.fabricIndex };
+    if (!isCaseSubject(subject)) return refusal(OperationalCertStatus.InvalidAdminSubject, `CaseAdminSubject 0x${subject.toString(16)} is neither a node id nor a CAT`);
+    return answering(() => {
+      const fabric = fabrics.addFabric({ noc: request.nocValue, icac: presentIcac(request.icacValue), ipkEpochKey: request.ipkValue, vendorId: request.adminVendorId });
+      const { fabricIndex } = fabric;
+      failSafe.noteNewFabric(fabricIndex);
+      this.options.accessControl.grantAdministrator(fabricIndex, subject);
+      this.log("info", `AddNOC: fabric ${fabricIndex} (id 0x${fabric.fabricId.toString(16)}, node 0x${fabric.nodeId.toString(16)}) pending`);
+      this.options.onFabricAdded?.(fabric);
+      return ok(fabricIndex);
+    }, (error) => this.log("warn", `AddNOC refused: ${error.message}`));
   }
 
   private updateNoc(request: { nocValue: Uint8Array; icacValue?: Uint8Array }, context: InvokeContext): NocAnswer {
-    this.requireFailSafe(context);
+    this.requireNoNoc(context, true);
     const { failSafe, fabrics } = this.options;
-    if (failSafe.addNocInvoked || failSafe.updateNocInvoked || failSafe.addTrustedRootInvoked) {
-      throw new StatusError(Status.ConstraintError, "UpdateNOC cannot follow AddNOC, UpdateNOC or AddTrustedRootCertificate in one fail-safe");
-    }
-    try {
-      const fabric = fabrics.updateFabric(context.fabricIndex, { noc: request.nocValue, icac: presentIcac(request.icacValue) });
-      failSafe.noteUpdatedFabric(fabric.fabricIndex);
-      this.log("info", `UpdateNOC: fabric ${fabric.fabricIndex} has a new NOC (node 0x${fabric.nodeId.toString(16)}) pending until CommissioningComplete`);
-      return { statusCode: OperationalCertStatus.Ok, fabricIndex: fabric.fabricIndex };
-    } catch (error) {
-      if (error instanceof OperationalCertError) return refusal(error.status, error.message);
-      throw error;
-    }
+    return answering(() => {
+      const { fabricIndex, nodeId } = fabrics.updateFabric(context.fabricIndex, { noc: request.nocValue, icac: presentIcac(request.icacValue) });
+      failSafe.noteUpdatedFabric(fabricIndex);
+      this.log("info", `UpdateNOC: fabric ${fabricIndex} (node 0x${nodeId.toString(16)}) pending`);
+      return ok(fabricIndex);
+    });
   }
 
-  private updateFabricLabel(label: string, context: InvokeContext): NocAnswer {
-    try {
-      this.options.fabrics.setLabel(context.fabricIndex, label);
-      return { statusCode: OperationalCertStatus.Ok, fabricIndex: context.fabricIndex };
-    } catch (error) {
-      if (error instanceof OperationalCertError) return refusal(error.status, error.message);
-      throw error;
-    }
+  private updateFabricLabel(label: string, { fabricIndex }: InvokeContext): NocAnswer {
+    return answering(() => {
+      this.options.fabrics.setLabel(fabricIndex, label);
+      return ok(fabricIndex);
+    });
   }
 
   private removeFabric(index: number, context: InvokeContext): NocAnswer {
     const { fabrics, failSafe } = this.options;
     const fabric = fabrics.committedFabrics().find((candidate) => candidate.fabricIndex === index);
-    if (!fabric) return refusal(OperationalCertStatus.InvalidFabricIndex, `no committed fabric ${index}`);
+    if (!fabric) return refusal(OperationalCertStatus.InvalidFabricIndex, `no fabric ${index}`);
     // Pending changes of the fabric going away go first (CHIP expires its fail-safe too).
     if (failSafe.armed && failSafe.fabricIndex === index) failSafe.expire("disarmed", context.afterResponse);
     this.options.onFabricRemoving?.(fabric);
@@ -342,7 +320,22 @@ export class OperationalCredentialsServer extends ClusterServer {
       throw new StatusError(Status.Failure, "the fabric could not be removed");
     }
     this.options.onFabricRemoved?.(fabric, context);
-    return { statusCode: OperationalCertStatus.Ok, fabricIndex: index };
+    return ok(index);
+  }
+}
+
+function ok(fabricIndex: number): NocAnswer {
+  return { statusCode: OperationalCertStatus.Ok, fabricIndex };
+}
+
+/** Runs a NOC command; the fabric table's refusals become NOCResponse statuses. */
+function answering(run: () => NocAnswer, refused?: (error: OperationalCertError) => void): NocAnswer {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof OperationalCertError)) throw error;
+    refused?.(error);
+    return refusal(error.status, error.message);
   }
 }
 

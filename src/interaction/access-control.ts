@@ -71,6 +71,11 @@ export function isCatSubject(id: bigint): boolean {
   return (id & UPPER_32) === CAT_PREFIX;
 }
 
+/** A CASE subject an ACL entry or AddNOC may name: an operational node id or a CAT with a non-zero version. */
+export function isCaseSubject(id: bigint): boolean {
+  return isOperationalNodeId(id) || (isCatSubject(id) && (id & 0xffffn) !== 0n);
+}
+
 export function isGroupSubject(id: bigint): boolean {
   return (id & UPPER_48) === GROUP_PREFIX && (id & 0xffffn) !== 0n;
 }
