@@ -78,10 +78,10 @@ test("the checker finds listed modules that do not exist", async () => {
 
 test("the checker finds imports XS could not load", async () => {
   const problems = await problemsAfter((manifest) => {
-    delete manifest.platforms.esp32.modules["@noble/hashes/sha2"];
+    delete manifest.platforms.esp32.modules["@noble/hashes/hmac"];
     delete manifest.modules["src/crypto"];
   });
-  expectProblem(problems, /imports @noble\/hashes\/sha2\.js; XS looks for module @noble\/hashes\/sha2, which the manifest does not provide/);
+  expectProblem(problems, /imports @noble\/hashes\/hmac\.js; XS looks for module @noble\/hashes\/hmac, which the manifest does not provide/);
   expectProblem(problems, /XS looks for module src\/crypto, which the manifest does not provide \(a directory import/);
 });
 
@@ -96,11 +96,13 @@ test("the checker keeps the preload list exact and host-only modules off the dev
   const problems = await problemsAfter((manifest) => {
     const device = manifest.platforms.esp32;
     device.preload.splice(device.preload.indexOf("src/codec/tlv"), 1);
-    device.preload.push("src/crypto/hash", "@noble/hashes/sha2", "src/*");
+    device.preload.push("hosts/esp32/main", "@noble/hashes/sha2-runtime", "src/*");
     device.modules["hosts/esp32/sim-main"] = "./hosts/esp32/sim-main";
+    manifest.platforms.lin.preload.pop();
   });
-  expectProblem(problems, /preload src\/crypto\/hash: imports noble/);
-  expectProblem(problems, /preload @noble\/hashes\/sha2: noble cannot be preloaded/);
+  expectProblem(problems, /preload hosts\/esp32\/main: the entry point calls native functions/);
+  expectProblem(problems, /preload @noble\/hashes\/sha2-runtime: it writes module-level scratch state/);
+  expectProblem(problems, /platforms\.lin\.preload must list the device's preloaded modules/);
   expectProblem(problems, /preload src\/\*: mcconfig applies "\*" preload patterns to JavaScript modules only/);
   expectProblem(problems, /sim-main\.ts \(module hosts\/esp32\/sim-main\) must not go to the device/);
 });
@@ -126,4 +128,79 @@ test("the checker validates the partition table and the GATT service", async () 
   expectProblem(problems, /factory must be 0x6000 bytes/);
   expectProblem(problems, /ota_0 and ota_1 overlap/);
   expectProblem(problems, /C2 UUID must be 18EE2EF5-263D-4559-959F-4F9C429F9D12/);
+});
+
+test("noble's scratch-writing hash modules are stand-ins on the device, loading the real ones at run time", async () => {
+  const problems = await problemsAfter((manifest) => {
+    manifest.platforms.esp32.modules["@noble/hashes/sha2"] = "./node_modules/@noble/hashes/sha2";
+    delete manifest.platforms.esp32.modules["@noble/hashes/hkdf-runtime"];
+  });
+  expectProblem(problems, /esp32: module @noble\/hashes\/sha2 must be its stand-in hosts\/esp32\/runtime-noble\/sha2\.ts/);
+  expectProblem(problems, /esp32: module @noble\/hashes\/hkdf-runtime must be node_modules\/@noble\/hashes\/hkdf\.js, which its stand-in loads/);
+});
+
+test("the stand-ins present noble's hash shapes and compute what noble computes", async () => {
+  const sha2 = await import("@noble/hashes/sha2.js");
+  const sha3 = await import("@noble/hashes/sha3.js");
+  const real: Record<string, unknown> = { ...sha2, ...sha3 };
+  const { HASH_SHAPES } = await import("../hosts/esp32/runtime-noble/late-hash");
+  for (const [name, shape] of Object.entries(HASH_SHAPES)) {
+    const hash = real[name] as { outputLen: number; blockLen: number; canXOF: boolean; oid: Uint8Array };
+    assert.deepEqual({ outputLen: shape.outputLen, blockLen: shape.blockLen, canXOF: shape.canXOF, oid: [...shape.oid] }, { outputLen: hash.outputLen, blockLen: hash.blockLen, canXOF: hash.canXOF, oid: [...hash.oid] }, name);
+  }
+  // src/crypto bundled the way the device loads it: noble's sha2, sha3 and hkdf replaced by the
+  // stand-ins, and a "modules" whose importNow hands out the real ones under their runtime names.
+  const { build } = await import("esbuild");
+  const standIns = join(repositoryRoot, "hosts/esp32/runtime-noble");
+  const bundled = await build({
+    stdin: {
+      contents: `export { sha256, hmacSha256, hkdfSha256, pbkdf2Sha256, ecdsaSign, ecdsaVerify, generateKeyPair, createHash } from "./src/crypto";`,
+      resolveDir: repositoryRoot,
+      loader: "ts",
+    },
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    plugins: [{
+      name: "device-modules",
+      setup(builder) {
+        builder.onResolve({ filter: /^@noble\/hashes\/(sha2|sha3|hkdf)\.js$/ }, (args) =>
+          args.importer.startsWith(standIns) || args.namespace === "moddable" ? { path: args.path, external: true } : { path: join(standIns, args.path.slice("@noble/hashes/".length).replace(".js", ".ts")) });
+        builder.onResolve({ filter: /^modules$/ }, () => ({ path: "modules", namespace: "moddable" }));
+        builder.onLoad({ filter: /.*/, namespace: "moddable" }, () => ({
+          contents: `import * as sha2 from "@noble/hashes/sha2.js"; import * as sha3 from "@noble/hashes/sha3.js"; import * as hkdf from "@noble/hashes/hkdf.js";
+            const runtime = { "@noble/hashes/sha2-runtime": sha2, "@noble/hashes/sha3-runtime": sha3, "@noble/hashes/hkdf-runtime": hkdf };
+            export default class Modules { static importNow(name) { if (!(name in runtime)) throw new Error("no module " + name); return runtime[name]; } }`,
+          resolveDir: standIns,
+          loader: "js",
+        }));
+      },
+    }],
+    logLevel: "silent",
+  });
+  const text = bundled.outputFiles[0]!.text;
+  assert.match(text, /sha2-runtime/, "the bundle goes through the stand-ins");
+  const directory = mkdtempSync(join(repositoryRoot, "node_modules/.cache/stand-ins-"));
+  try {
+    writeFileSync(join(directory, "device-crypto.mjs"), text);
+    const device = await import(join(directory, "device-crypto.mjs"));
+    const crypto = await import("../src/crypto");
+    const message = new TextEncoder().encode("matter-xs stand-in check");
+    const key = new Uint8Array(32).fill(7);
+    assert.deepEqual(device.sha256(message), crypto.sha256(message));
+    assert.deepEqual(device.hmacSha256(key, message), crypto.hmacSha256(key, message));
+    assert.deepEqual(device.hkdfSha256(key, message, message, 48), crypto.hkdfSha256(key, message, message, 48));
+    assert.deepEqual(device.pbkdf2Sha256(message, key, 1000, 32), crypto.pbkdf2Sha256(message, key, 1000, 32));
+    for (const algorithm of ["sha-384", "sha-512", "sha3-224", "sha3-256", "sha3-384", "sha3-512"] as const) {
+      assert.deepEqual(device.createHash(algorithm).update(message).digest(), crypto.createHash(algorithm).update(message).digest(), algorithm);
+    }
+    const pair = crypto.generateKeyPair({ bytes: (length: number) => new Uint8Array(length).fill(3) });
+    const signature = device.ecdsaSign(pair.privateKey, message);
+    assert.deepEqual(signature, crypto.ecdsaSign(pair.privateKey, message), "RFC 6979 signatures are deterministic");
+    assert.ok(crypto.ecdsaVerify(pair.publicKey, message, signature));
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 });

@@ -18,9 +18,12 @@
 // preload list) in manifest.json.
 //
 // PRELOAD: XS freezes what preloaded modules create, and a preloaded module's imports are preloaded
-// too. @noble/hashes/sha2.js keeps module-level scratch Uint32Arrays that every hash writes, and
-// preloaded typed arrays are immutable on XS, so noble and every module that imports it (through
-// src/crypto) stay out of the preload; `main` modules call native functions and never preload.
+// too. Three noble modules write module-level scratch state on every call (sha2's and sha3's
+// Uint32Arrays, hkdf's counter byte), which preloaded typed arrays do not allow. So the manifest
+// gives their names to stand-ins (hosts/esp32/runtime-noble/) that load the real module, listed
+// as "<name>-runtime", with Modules.importNow at the first call; everything else — src/, the rest
+// of noble with the P-256 tables src/crypto builds when it loads, the host — is preloaded into
+// flash. `main` modules call native functions and never preload.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { build, type Metafile, type Plugin } from "esbuild";
@@ -35,6 +38,13 @@ const SIM_MAIN = "hosts/esp32/sim-main";
 /** Generated re-export modules that give directory imports a module name XS can find. */
 export const INDEX_MODULES = "hosts/esp32/index-modules";
 const DEVICE_MAIN = "hosts/esp32/main";
+/** The stand-ins for noble modules that cannot be preloaded (see PRELOAD above). */
+export const RUNTIME_NOBLE_DIR = "hosts/esp32/runtime-noble";
+export const RUNTIME_LOADED_NOBLE: ReadonlySet<string> = new Set(["@noble/hashes/sha2", "@noble/hashes/sha3", "@noble/hashes/hkdf"]);
+const RUNTIME_SUFFIX = "-runtime";
+const standInFile = (name: string) => `${RUNTIME_NOBLE_DIR}/${basename(name)}.ts`;
+/** The name the manifest gives a file of RUNTIME_NOBLE_DIR: beside the noble modules it stands in for. */
+const standInName = (file: string) => `@noble/hashes/${basename(withoutExtension(file))}`;
 const GLOBALS = "hosts/esp32/globals";
 
 /** Moddable SDK modules the manifest's includes provide, per platform. */
@@ -72,6 +82,7 @@ export interface DerivedLists {
   indexAliases: Record<string, string>;
   noble: Record<string, string>;
   preload: string[];
+  simulatorPreload: string[];
 }
 
 export interface ManifestCheck {
@@ -313,7 +324,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 export async function checkManifest(root: string): Promise<ManifestCheck> {
   const problems: string[] = [];
-  const empty: DerivedLists = { srcPatterns: {}, indexAliases: {}, noble: {}, preload: [] };
+  const empty: DerivedLists = { srcPatterns: {}, indexAliases: {}, noble: {}, preload: [], simulatorPreload: [] };
   let manifest: Json;
   try {
     manifest = JSON.parse(readFileSync(join(root, MANIFEST), "utf8"));
@@ -369,6 +380,8 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
 
   const srcFiles = listFiles(root, "src", true).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
   const hostFiles = listFiles(root, HOST_DIR, false).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
+  const standInFiles = listFiles(root, RUNTIME_NOBLE_DIR, false).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
+  for (const name of RUNTIME_LOADED_NOBLE) if (!standInFiles.includes(standInFile(name))) problems.push(`${standInFile(name)} (the stand-in for ${name}) does not exist`);
   const suiteFiles = listFiles(root, "test/suites", false).filter((path) => path.endsWith(".ts"));
   const expect = (provided: Map<string, string>, files: string[], where: string) => {
     for (const file of files) {
@@ -379,13 +392,16 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
   expect(onDevice, srcFiles, DEVICE_PLATFORM);
   expect(onDevice, hostFiles.filter((file) => !HOST_ONLY.has(file)), DEVICE_PLATFORM);
   expect(onSimulator, srcFiles, "simulator");
+  for (const [where, provided] of [[DEVICE_PLATFORM, onDevice], ["simulator", onSimulator]] as const) {
+    for (const file of standInFiles) if (provided.get(standInName(file)) !== file) problems.push(`${where}: ${file} is not provided as module ${standInName(file)}`);
+  }
   expect(onSimulator, [...suiteFiles, "test/portable/harness.ts", `${SIM_MAIN}.ts`, `${HOST_DIR}/globals.ts`], "simulator");
   for (const [name, file] of onDevice) {
     if (HOST_ONLY.has(file) || file.startsWith("test/")) problems.push(`${DEVICE_PLATFORM}: ${file} (module ${name}) must not go to the device`);
   }
 
   // Imports, resolved as XS resolves them.
-  const derived: DerivedLists = { srcPatterns: {}, indexAliases: {}, noble: {}, preload: [] };
+  const derived: DerivedLists = { srcPatterns: {}, indexAliases: {}, noble: {}, preload: [], simulatorPreload: [] };
   for (const folder of [...new Set(srcFiles.map((file) => dirname(file)))].sort()) derived.srcPatterns[`${folder}/*`] = `./${folder}/*`;
   const nobleReached = new Set<string>();
   const graphs: { label: string; provided: Map<string, string>; sdk: ReadonlySet<string>; graph: Graph }[] = [];
@@ -422,7 +438,10 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
         const loaded = name === undefined ? undefined : provided.get(name);
         if (name === undefined) problems.push(`${label}: ${file} imports ${specifier}, which XS cannot resolve from module ${importer}`);
         else if (loaded === undefined) problems.push(`${label}: ${file} imports ${specifier}; XS looks for module ${name}, which the manifest does not provide${isDirectoryImport ? " (a directory import: it needs an index alias)" : ""}`);
-        else if (loaded !== target && aliasedIndex(loaded) !== target) problems.push(`${label}: ${file} imports ${specifier}; XS loads ${loaded} but Node resolves ${target}`);
+        else if (RUNTIME_LOADED_NOBLE.has(name)) {
+          if (loaded !== standInFile(name)) problems.push(`${label}: module ${name} must be its stand-in ${standInFile(name)}`);
+          if (provided.get(name + RUNTIME_SUFFIX) !== target) problems.push(`${label}: module ${name}${RUNTIME_SUFFIX} must be ${target}, which its stand-in loads`);
+        } else if (loaded !== target && aliasedIndex(loaded) !== target) problems.push(`${label}: ${file} imports ${specifier}; XS loads ${loaded} but Node resolves ${target}`);
       }
     }
   }
@@ -437,40 +456,42 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
 
   // noble files that are imported but not listed were reported above through their importers;
   // the reverse is dead weight in flash.
-  for (const file of [...nobleReached].sort()) derived.noble[withoutExtension(file.slice("node_modules/".length))] = `./${withoutExtension(file)}`;
+  for (const file of [...nobleReached].sort()) {
+    const name = withoutExtension(file.slice("node_modules/".length));
+    if (RUNTIME_LOADED_NOBLE.has(name)) {
+      derived.noble[name] = `./${withoutExtension(standInFile(name))}`;
+      derived.noble[name + RUNTIME_SUFFIX] = `./${withoutExtension(file)}`;
+    } else derived.noble[name] = `./${withoutExtension(file)}`;
+  }
+  for (const file of standInFiles) if (!(standInName(file) in derived.noble)) derived.noble[standInName(file)] = `./${withoutExtension(file)}`;
   for (const [name, file] of onDevice) {
     if (file.startsWith("node_modules/@noble/") && !nobleReached.has(file)) problems.push(`${DEVICE_PLATFORM}: ${name} is listed but nothing imports it`);
   }
 
-  // Preload: device modules whose imports never reach noble, except the entry point.
-  const deviceGraph = graphs.find((entry) => entry.label === DEVICE_PLATFORM)?.graph;
-  if (deviceGraph) {
-    const reachesNoble = new Map<string, boolean>();
-    const visit = (file: string, trail: Set<string>): boolean => {
-      if (file.startsWith("node_modules/@noble/")) return true;
-      const known = reachesNoble.get(file);
-      if (known !== undefined) return known;
-      if (trail.has(file)) return false;
-      trail.add(file);
-      const result = (deviceGraph.edges.get(file) ?? []).some((edge) => edge.file !== undefined && visit(edge.file, trail));
-      trail.delete(file);
-      reachesNoble.set(file, result);
-      return result;
-    };
-    derived.preload = [...onDevice]
-      .filter(([name, file]) => name !== DEVICE_MAIN && !file.startsWith("node_modules/") && !file.startsWith(INDEX_MODULES + "/") && !visit(file, new Set()))
-      .map(([name]) => name)
+  // Preload: every device module but the entry point and the runtime-loaded noble modules, which
+  // nothing imports statically (their stand-ins load them).
+  if (graphs.some((entry) => entry.label === DEVICE_PLATFORM)) {
+    const runtimeNames = new Set([...RUNTIME_LOADED_NOBLE].map((name) => name + RUNTIME_SUFFIX));
+    // Noble names from the derived list, not the manifest's, so that one --write settles it.
+    derived.preload = [...[...onDevice.keys()].filter((name) => !name.startsWith("@noble/")), ...Object.keys(derived.noble)]
+      .filter((name) => name !== DEVICE_MAIN && !runtimeNames.has(name))
       // The Web globals first, so they exist while the other modules are preloaded.
       .sort((a, b) => Number(b === GLOBALS) - Number(a === GLOBALS) || (a < b ? -1 : a > b ? 1 : 0));
     const listed: unknown[] = [...(Array.isArray(manifest.preload) ? manifest.preload : []), ...(Array.isArray(device.preload) ? device.preload : [])];
     for (const name of listed) {
       if (typeof name !== "string") problems.push(`preload entries must be strings`);
       else if (name.includes("*")) problems.push(`preload ${name}: mcconfig applies "*" preload patterns to JavaScript modules only; list TypeScript modules by name`);
-      else if (name.startsWith("@noble/")) problems.push(`preload ${name}: noble cannot be preloaded (its SHA-2 scratch arrays would become immutable)`);
-      else if (!derived.preload.includes(name)) problems.push(`preload ${name}: ${onDevice.has(name) ? "imports noble (directly or not), is an index alias or is the entry point, so it is not preloaded" : "is not a module of the device build"}`);
+      else if (runtimeNames.has(name)) problems.push(`preload ${name}: it writes module-level scratch state on every call, which a preloaded module cannot`);
+      else if (!derived.preload.includes(name)) problems.push(`preload ${name}: ${name === DEVICE_MAIN ? "the entry point calls native functions and cannot be preloaded" : "is not a module of the device build"}`);
     }
     for (const name of derived.preload) if (!listed.includes(name)) advice.push(`preload: ${name} can be preloaded but is not listed`);
     if (listed[0] !== GLOBALS) problems.push(`preload: ${GLOBALS} must come first, so the Web globals exist while the other modules are preloaded`);
+    // The simulator build preloads the same firmware, so that running it in mcsim checks the preload.
+    const simulatorPreload = derived.preload.filter((name) => name.startsWith("@noble/") || onSimulator.has(name));
+    for (const name of SIMULATOR_PLATFORMS) {
+      if (!sameJson(platforms[name]?.preload, simulatorPreload)) problems.push(`platforms.${name}.preload must list the device's preloaded modules the simulator has: ${JSON.stringify(simulatorPreload)}`);
+    }
+    derived.simulatorPreload = simulatorPreload;
   }
 
   // The derived lists as manifest.json holds them.
@@ -509,6 +530,7 @@ export function writeDerived(root: string, derived: DerivedLists): void {
   manifest.platforms[DEVICE_PLATFORM].modules = replace(manifest.platforms[DEVICE_PLATFORM].modules, "@noble/", derived.noble);
   for (const name of SIMULATOR_PLATFORMS) manifest.platforms[name].modules = replace(manifest.platforms[name].modules, "@noble/", derived.noble);
   manifest.platforms[DEVICE_PLATFORM].preload = derived.preload;
+  for (const name of SIMULATOR_PLATFORMS) manifest.platforms[name].preload = derived.simulatorPreload;
   delete manifest.preload;
   writeFileSync(join(root, MANIFEST), JSON.stringify(manifest, null, "\t") + "\n");
 }

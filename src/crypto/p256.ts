@@ -2,7 +2,8 @@
 // signature conversions certificates need. Curve arithmetic is noble's; this module fixes the
 // encodings (32-byte scalars, 65-byte uncompressed SEC1 points, 64-byte r || s signatures) and
 // turns every bad input into CryptoError.
-import { p256 } from "@noble/curves/nist.js";
+import { ecdsa, weierstrass } from "@noble/curves/abstract/weierstrass.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { bigIntToBytes, bytesToBigInt, requireBytes } from "./bytes";
 import { CryptoError } from "./errors";
 import type { Random } from "./random";
@@ -18,6 +19,25 @@ export interface KeyPair {
   privateKey: Uint8Array;
   publicKey: Uint8Array;
 }
+
+/**
+ * P-256 (secp256r1) domain parameters, FIPS 186-5 / SP 800-186 §3.2.1.3; test/crypto checks them
+ * against noble's own p256. The curve is built from these rather than taken from
+ * @noble/curves/nist.js because that module also builds FROST and OPRF suites when it loads,
+ * which call TextEncoder (native on Moddable) and so cannot be preloaded.
+ */
+const P256_DOMAIN: Readonly<Record<"p" | "n" | "h" | "a" | "b" | "Gx" | "Gy", bigint>> = Object.freeze({
+  p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+  n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  h: 1n,
+  a: 0xffffffff00000001000000000000000000000000fffffffffffffffffffffffcn,
+  b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
+  Gx: 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n,
+  Gy: 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n,
+});
+
+/** noble's P-256 with ECDSA over SHA-256; only src/crypto uses it. */
+export const p256 = ecdsa(weierstrass(P256_DOMAIN), sha256);
 
 type Point = InstanceType<typeof p256.Point>;
 
@@ -102,13 +122,18 @@ export function ecdh(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Ar
 }
 
 /**
- * Builds noble's precomputed multiples of the base point now rather than on the first
- * handshake. Call it at boot (or during preload, so the tables land in flash).
+ * Builds what noble otherwise builds at the first use and keeps in module-level WeakMaps: the
+ * precomputed multiples of the base point and the field's square-root helper. This module calls
+ * it when it loads, so on the device, where it is preloaded, they are built at build time and
+ * live in flash; a preloaded WeakMap can be read but not added to, so nothing may be left for
+ * later. Calling it again only looks them up.
  */
 export function warmUpCurve(): void {
   p256.Point.BASE.multiply(3n);
   p256.Point.BASE.multiplyUnsafe(3n);
+  p256.Point.Fp.sqrt(p256.Point.Fp.ONE);
 }
+warmUpCurve();
 
 /** A 65-byte uncompressed SEC1 point on the curve, or undefined. */
 export function decodePublicKey(publicKey: Uint8Array): Point | undefined {

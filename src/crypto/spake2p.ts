@@ -6,11 +6,10 @@
 // The exported functions are the protocol's steps, one value each, so that vectors can check
 // every intermediate; Spake2pVerifier (device) and Spake2pProver (commissioner) run them in
 // order, hold secrets only as long as the exchange needs them, and wipe them afterwards.
-import { p256 } from "@noble/curves/nist.js";
 import { asciiBytes, bigIntToBytes, bytesToBigInt, constantTimeEqual, requireBytes, requireInteger, wipe } from "./bytes";
 import { CryptoError } from "./errors";
 import { hkdfSha256, hmacSha256, pbkdf2Sha256, sha256 } from "./hash";
-import { P256_ORDER, P256_PRIVATE_KEY_LENGTH, privateScalar, randomScalar, requirePoint } from "./p256";
+import { P256_ORDER, P256_PRIVATE_KEY_LENGTH, p256, privateScalar, randomScalar, requirePoint } from "./p256";
 import type { Random } from "./random";
 
 type Point = InstanceType<typeof p256.Point>;
