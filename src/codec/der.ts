@@ -45,89 +45,77 @@ export const Der = {
 const CONSTRUCTED = 0x20;
 const CLASS_MASK = 0xc0;
 const HIGH_TAG_NUMBER = 0x1f;
-const DEFAULT_MAX_DEPTH = 16;
+
+/** PrintableString's character set (X.680 41.4). */
+export const PRINTABLE_STRING = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
+function fail(problem: string, at: number): never {
+  throw new CodecError(`DER: ${problem} at offset ${at}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
 function parseElement(input: Uint8Array, start: number, end: number, depth: number, maxDepth: number): DerNode {
-  if (depth > maxDepth) throw new CodecError(`DER: nested deeper than ${maxDepth} at offset ${start}`);
-  if (start >= end) throw new CodecError(`DER: truncated: no element at offset ${start}`);
+  if (depth > maxDepth) fail(`nested deeper than ${maxDepth}`, start);
+  if (start >= end) fail("truncated: no element", start);
   const tag = input[start]!;
-  if (tag === 0x00) throw new CodecError(`DER: end-of-contents octets (tag 0x00) at offset ${start}`);
-  if ((tag & HIGH_TAG_NUMBER) === HIGH_TAG_NUMBER) throw new CodecError(`DER: high-tag-number form (0x${tag.toString(16)}) at offset ${start} is not supported`);
-  if (start + 1 >= end) throw new CodecError(`DER: truncated: no length at offset ${start + 1}`);
-  const first = input[start + 1]!;
-  let length: number;
-  let header: number;
-  if (first < 0x80) {
-    length = first;
-    header = 2;
-  } else {
-    if (first === 0x80) throw new CodecError(`DER: indefinite length at offset ${start + 1}`);
+  if (tag === 0x00) fail("end-of-contents octets (tag 0x00)", start);
+  if ((tag & HIGH_TAG_NUMBER) === HIGH_TAG_NUMBER) fail(`unsupported high-tag-number form 0x${tag.toString(16)}`, start);
+  const at = start + 1;
+  if (at >= end) fail("truncated: no length", at);
+  const first = input[at]!;
+  let length = first;
+  let contentStart = start + 2;
+  if (first >= 0x80) {
     const count = first & 0x7f;
-    if (count > 4 || first === 0xff) throw new CodecError(`DER: ${count}-byte length at offset ${start + 1} is too long`);
-    if (start + 2 + count > end) throw new CodecError(`DER: truncated length at offset ${start + 1}`);
-    if (input[start + 2] === 0) throw new CodecError(`DER: non-minimal length (leading zero) at offset ${start + 1}`);
+    if (count === 0) fail("indefinite length", at);
+    if (count > 4) fail(`${count}-byte length is too long`, at);
+    if (contentStart + count > end) fail("truncated length", at);
+    if (input[contentStart] === 0) fail("non-minimal length (leading zero)", at);
     length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + input[start + 2 + i]!;
-    if (length < 0x80) throw new CodecError(`DER: long-form length ${length} at offset ${start + 1} must use the short form`);
-    header = 2 + count;
+    for (let i = 0; i < count; i++) length = length * 256 + input[contentStart++]!;
+    if (length < 0x80) fail(`long-form length ${length} must use the short form`, at);
   }
-  const contentStart = start + header;
-  if (length > end - contentStart) {
-    throw new CodecError(`DER: length ${length} at offset ${start + 1} runs past the end (${end - contentStart} bytes left)`);
-  }
+  if (length > end - contentStart) fail(`length ${length} runs past the end`, at);
   const contentEnd = contentStart + length;
   const constructed = (tag & CONSTRUCTED) !== 0;
   const children: DerNode[] = [];
-  if (constructed) {
-    let at = contentStart;
-    while (at < contentEnd) {
-      const child = parseElement(input, at, contentEnd, depth + 1, maxDepth);
-      children.push(child);
-      at += child.raw.length;
-    }
+  for (let child = contentStart; constructed && child < contentEnd; ) {
+    const node = parseElement(input, child, contentEnd, depth + 1, maxDepth);
+    children.push(node);
+    child += node.raw.length;
   }
-  return {
-    tag,
-    constructed,
-    contents: input.subarray(contentStart, contentEnd),
-    raw: input.subarray(start, contentEnd),
-    children,
-  };
+  return { tag, constructed, contents: input.subarray(contentStart, contentEnd), raw: input.subarray(start, contentEnd), children };
 }
 
 /** Decodes exactly one DER element; anything after it is an error. */
 export function decodeDer(bytes: Uint8Array, limits?: DerLimits): DerNode {
-  const node = parseElement(bytes, 0, bytes.length, 1, limits?.maxDepth ?? DEFAULT_MAX_DEPTH);
-  if (node.raw.length !== bytes.length) {
-    throw new CodecError(`DER: ${bytes.length - node.raw.length} trailing bytes at offset ${node.raw.length}`);
-  }
+  const node = parseElement(bytes, 0, bytes.length, 1, limits?.maxDepth ?? 16);
+  const end = node.raw.length;
+  if (end !== bytes.length) fail(`${bytes.length - end} trailing bytes`, end);
   return node;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-function lengthOctets(length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(length);
-  const octets: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
-  return Uint8Array.of(0x80 | octets.length, ...octets);
-}
-
 /** A complete element with the given identifier octet and value octets. */
 export function derElement(tag: number, contents: Uint8Array): Uint8Array {
   if (!Number.isInteger(tag) || tag < 0 || tag > 0xff) throw new CodecError(`DER: tag ${tag} is not a single identifier octet`);
   if ((tag & HIGH_TAG_NUMBER) === HIGH_TAG_NUMBER) throw new CodecError(`DER: high-tag-number form (0x${tag.toString(16)}) is not supported`);
-  return concatBytes(Uint8Array.of(tag), lengthOctets(contents.length), contents);
+  const length = contents.length;
+  const lengthOctets: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthOctets.unshift(rest % 256);
+  const header = length < 0x80 ? [length] : [0x80 | lengthOctets.length, ...lengthOctets];
+  return concatBytes(Uint8Array.of(tag, ...header), contents);
 }
 
 /** Re-encodes a decoded node from its tag and children (or contents): equals `raw` for DER input. */
 export function derEncodeNode(node: DerNode): Uint8Array {
-  if (!node.constructed) return derElement(node.tag, node.contents);
-  return derElement(node.tag, concatBytes(...node.children.map(derEncodeNode)));
+  return derElement(node.tag, node.constructed ? concatBytes(...node.children.map(derEncodeNode)) : node.contents);
 }
 
 export function derSequence(...children: Uint8Array[]): Uint8Array {
@@ -139,35 +127,15 @@ export function derSet(...children: Uint8Array[]): Uint8Array {
   return derElement(Der.SET, concatBytes(...children));
 }
 
-function checkTagNumber(tagNumber: number): void {
-  if (!Number.isInteger(tagNumber) || tagNumber < 0 || tagNumber > 30) throw new CodecError(`DER: context tag number ${tagNumber} is outside 0..30`);
-}
-
 /** [n] EXPLICIT: a constructed context-specific element wrapping one complete element. */
 export function derExplicit(tagNumber: number, content: Uint8Array): Uint8Array {
-  checkTagNumber(tagNumber);
-  return derElement(0xa0 | tagNumber, content);
+  return derImplicit(tagNumber, content, true);
 }
 
 /** [n] IMPLICIT: a context-specific element carrying the given value octets. */
 export function derImplicit(tagNumber: number, contents: Uint8Array, constructed: boolean): Uint8Array {
-  checkTagNumber(tagNumber);
+  if (!Number.isInteger(tagNumber) || tagNumber < 0 || tagNumber > 30) throw new CodecError(`DER: context tag number ${tagNumber} is outside 0..30`);
   return derElement((constructed ? 0xa0 : 0x80) | tagNumber, contents);
-}
-
-/** Minimal two's complement octets of `value`. */
-function signedOctets(value: bigint): Uint8Array {
-  // Work on a non-negative number only: XS 13.3 rounds `>>` of negative bigints wrongly
-  // (-256n >> 8n gives -2n).
-  let length = 1;
-  while (value < -(1n << BigInt(length * 8 - 1)) || value >= 1n << BigInt(length * 8 - 1)) length++;
-  let rest = value < 0n ? value + (1n << BigInt(length * 8)) : value;
-  const octets = new Uint8Array(length);
-  for (let i = length - 1; i >= 0; i--) {
-    octets[i] = Number(rest & 0xffn);
-    rest >>= 8n;
-  }
-  return octets;
 }
 
 /**
@@ -178,8 +146,7 @@ export function derInteger(value: bigint | number | Uint8Array): Uint8Array {
   if (value instanceof Uint8Array) {
     let first = 0;
     while (first < value.length - 1 && value[first] === 0) first++;
-    const magnitude = value.subarray(first);
-    if (magnitude.length === 0) return derElement(Der.INTEGER, Uint8Array.of(0));
+    const magnitude = value.length ? value.subarray(first) : Uint8Array.of(0);
     return derElement(Der.INTEGER, magnitude[0]! & 0x80 ? concatBytes(Uint8Array.of(0), magnitude) : magnitude);
   }
   if (typeof value === "number") {
@@ -187,7 +154,14 @@ export function derInteger(value: bigint | number | Uint8Array): Uint8Array {
     value = BigInt(value);
   }
   if (typeof value !== "bigint") throw new CodecError("DER: INTEGER needs a bigint, number or Uint8Array");
-  return derElement(Der.INTEGER, signedOctets(value));
+  // Minimal two's complement, computed on a non-negative number only: XS 13.3 rounds `>>` of
+  // negative bigints wrongly (-256n >> 8n gives -2n).
+  let length = 1;
+  while (value < -(1n << BigInt(length * 8 - 1)) || value >= 1n << BigInt(length * 8 - 1)) length++;
+  let rest = value < 0n ? value + (1n << BigInt(length * 8)) : value;
+  const octets = new Uint8Array(length);
+  for (let i = length - 1; i >= 0; i--, rest >>= 8n) octets[i] = Number(rest & 0xffn);
+  return derElement(Der.INTEGER, octets);
 }
 
 const ARC = /^(0|[1-9][0-9]*)$/;
@@ -195,14 +169,14 @@ const ARC = /^(0|[1-9][0-9]*)$/;
 export function derOid(dotted: string): Uint8Array {
   const parts = typeof dotted === "string" ? dotted.split(".") : [];
   if (parts.length < 2 || !parts.every((part) => ARC.test(part))) throw new CodecError(`DER: invalid OID '${String(dotted)}'`);
-  const arcs = parts.map((part) => BigInt(part));
-  const [root, second] = arcs as [bigint, bigint];
+  const [root, second, ...rest] = parts.map(BigInt) as [bigint, bigint, ...bigint[]];
   if (root > 2n || (root < 2n && second > 39n)) throw new CodecError(`DER: invalid OID '${dotted}' (first arcs out of range)`);
   const octets: number[] = [];
-  const subidentifiers = [root * 40n + second, ...arcs.slice(2)];
-  for (const subidentifier of subidentifiers) {
-    const group: number[] = [Number(subidentifier & 0x7fn)];
-    for (let rest = subidentifier >> 7n; rest > 0n; rest >>= 7n) group.unshift(Number(rest & 0x7fn) | 0x80);
+  for (const subidentifier of [root * 40n + second, ...rest]) {
+    // Base 128, most significant group first, the high bit set on all but the last.
+    let value = subidentifier;
+    const group = [Number(value & 0x7fn)];
+    while ((value >>= 7n) > 0n) group.unshift(Number(value & 0x7fn) | 0x80);
     octets.push(...group);
   }
   return derElement(Der.OID, Uint8Array.from(octets));
@@ -211,8 +185,9 @@ export function derOid(dotted: string): Uint8Array {
 /** BIT STRING; DER requires the unused low bits of the last octet to be zero. */
 export function derBitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
   if (!Number.isInteger(unusedBits) || unusedBits < 0 || unusedBits > 7) throw new CodecError(`DER: ${unusedBits} unused bits is outside 0..7`);
-  if (bytes.length === 0 && unusedBits !== 0) throw new CodecError("DER: an empty BIT STRING has no unused bits");
-  if (bytes.length > 0 && (bytes[bytes.length - 1]! & ((1 << unusedBits) - 1)) !== 0) throw new CodecError("DER: unused bits of a BIT STRING must be zero");
+  if (bytes.length === 0 ? unusedBits !== 0 : bytes[bytes.length - 1]! & ((1 << unusedBits) - 1)) {
+    throw new CodecError("DER: unused bits of a BIT STRING must be zero (an empty one has none)");
+  }
   return derElement(Der.BIT_STRING, concatBytes(Uint8Array.of(unusedBits), bytes));
 }
 
@@ -220,20 +195,25 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
   return derElement(Der.OCTET_STRING, bytes);
 }
 
-export function derUtf8String(text: string): Uint8Array {
-  return derElement(Der.UTF8String, utf8Encode(text));
+/** A UTF8String, PrintableString or IA5String, its characters checked against the type. */
+export function derString(tag: number, text: string): Uint8Array {
+  const name = tag === Der.PrintableString ? "PrintableString" : "IA5String";
+  if (tag !== Der.UTF8String && !(tag === Der.PrintableString ? PRINTABLE_STRING : ASCII).test(text)) {
+    throw new CodecError(`DER: '${text}' has characters outside ${name}`);
+  }
+  return derElement(tag, utf8Encode(text));
 }
 
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+export function derUtf8String(text: string): Uint8Array {
+  return derString(Der.UTF8String, text);
+}
 
 export function derPrintableString(text: string): Uint8Array {
-  if (!PRINTABLE.test(text)) throw new CodecError(`DER: '${text}' has characters outside PrintableString`);
-  return derElement(Der.PrintableString, utf8Encode(text));
+  return derString(Der.PrintableString, text);
 }
 
 export function derIa5String(text: string): Uint8Array {
-  if (!/^[\x00-\x7f]*$/.test(text)) throw new CodecError(`DER: '${text}' has characters outside IA5String`);
-  return derElement(Der.IA5String, utf8Encode(text));
+  return derString(Der.IA5String, text);
 }
 
 export function derNull(): Uint8Array {
@@ -267,33 +247,26 @@ function civilFromDays(days: number): [number, number, number] {
   return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day];
 }
 
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-const pad = (value: number, width: number) => String(value).padStart(width, "0");
-
-function timeDigits(unixSeconds: number, minYear: number, maxYear: number, what: string): [string, number] {
+/** UTCTime YYMMDDHHMMSSZ (years 1950..2049) or GeneralizedTime YYYYMMDDHHMMSSZ (years 0..9999). */
+function encodeTime(unixSeconds: number, utc: boolean): Uint8Array {
+  const what = utc ? "UTCTime" : "GeneralizedTime";
   if (!Number.isSafeInteger(unixSeconds)) throw new CodecError(`DER: ${what} needs whole seconds, got ${unixSeconds}`);
   const days = Math.floor(unixSeconds / 86400);
-  const secondOfDay = unixSeconds - days * 86400;
+  const second = unixSeconds - days * 86400;
   const [year, month, day] = civilFromDays(days);
-  if (year < minYear || year > maxYear) throw new CodecError(`DER: year ${year} cannot be a ${what} (${minYear}..${maxYear})`);
-  const clock = pad(Math.floor(secondOfDay / 3600), 2) + pad(Math.floor((secondOfDay % 3600) / 60), 2) + pad(secondOfDay % 60, 2);
-  return [pad(month, 2) + pad(day, 2) + clock + "Z", year];
+  if (utc ? year < 1950 || year > 2049 : year < 0 || year > 9999) throw new CodecError(`DER: year ${year} cannot be a ${what}`);
+  const text = [year, month, day, second / 3600, (second % 3600) / 60, second % 60].map((field, index) => String(Math.floor(field)).padStart(index ? 2 : 4, "0")).join("");
+  return derElement(utc ? Der.UTCTime : Der.GeneralizedTime, utf8Encode((utc ? text.slice(2) : text) + "Z"));
 }
 
 /** UTCTime YYMMDDHHMMSSZ, for years 1950..2049. */
 export function derUtcTime(unixSeconds: number): Uint8Array {
-  const [rest, year] = timeDigits(unixSeconds, 1950, 2049, "UTCTime");
-  return derElement(Der.UTCTime, utf8Encode(pad(year % 100, 2) + rest));
+  return encodeTime(unixSeconds, true);
 }
 
 /** GeneralizedTime YYYYMMDDHHMMSSZ, for years 0..9999. */
 export function derGeneralizedTime(unixSeconds: number): Uint8Array {
-  const [rest, year] = timeDigits(unixSeconds, 0, 9999, "GeneralizedTime");
-  return derElement(Der.GeneralizedTime, utf8Encode(pad(year, 4) + rest));
+  return encodeTime(unixSeconds, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,8 +278,7 @@ function hexTag(tag: number): string {
 }
 
 function expectPrimitive(node: DerNode, universalTag: number, what: string): Uint8Array {
-  const universal = (node.tag & CLASS_MASK) === 0;
-  if ((universal && node.tag !== universalTag) || node.constructed) {
+  if (((node.tag & CLASS_MASK) === 0 && node.tag !== universalTag) || node.constructed) {
     throw new CodecError(`DER: expected ${what} (${hexTag(universalTag)}), got tag ${hexTag(node.tag)}`);
   }
   return node.contents;
@@ -324,7 +296,8 @@ export function derReadInteger(node: DerNode): bigint {
 function checkedIntegerOctets(node: DerNode): Uint8Array {
   const octets = expectPrimitive(node, Der.INTEGER, "INTEGER");
   if (octets.length === 0) throw new CodecError("DER: empty INTEGER");
-  if (octets.length > 1 && ((octets[0] === 0x00 && !(octets[1]! & 0x80)) || (octets[0] === 0xff && octets[1]! & 0x80))) {
+  // The first nine bits may not be all zeros or all ones.
+  if (octets.length > 1 && (octets[0] === 0x00 || octets[0] === 0xff) && (octets[0] & 0x80) === (octets[1]! & 0x80)) {
     throw new CodecError("DER: non-minimal INTEGER encoding");
   }
   return octets;
@@ -366,11 +339,11 @@ export function derReadOid(node: DerNode): string {
 
 export function derReadBitString(node: DerNode): { bytes: Uint8Array; unusedBits: number } {
   const octets = expectPrimitive(node, Der.BIT_STRING, "BIT STRING");
-  if (octets.length === 0) throw new CodecError("DER: empty BIT STRING");
-  const unusedBits = octets[0]!;
+  const unusedBits = octets[0];
+  if (unusedBits === undefined) throw new CodecError("DER: empty BIT STRING");
   if (unusedBits > 7) throw new CodecError(`DER: BIT STRING with ${unusedBits} unused bits`);
   if (octets.length === 1 && unusedBits !== 0) throw new CodecError("DER: empty BIT STRING with unused bits");
-  if ((octets[octets.length - 1]! & ((1 << unusedBits) - 1)) !== 0) throw new CodecError("DER: BIT STRING unused bits are not zero");
+  if (octets[octets.length - 1]! & ((1 << unusedBits) - 1)) throw new CodecError("DER: BIT STRING unused bits are not zero");
   return { bytes: octets.subarray(1), unusedBits };
 }
 
@@ -389,72 +362,57 @@ export function derReadNull(node: DerNode): null {
   return null;
 }
 
-function asciiOf(octets: Uint8Array, allowed: (code: number) => boolean, what: string): string {
-  let out = "";
-  for (const code of octets) {
-    if (!allowed(code)) throw new CodecError(`DER: byte 0x${code.toString(16)} is not allowed in a ${what}`);
-    out += String.fromCharCode(code);
-  }
-  return out;
+/** Octets as Latin-1 characters (no spread: the stack is small on ESP32). */
+function latin1(octets: Uint8Array): string {
+  let text = "";
+  for (const code of octets) text += String.fromCharCode(code);
+  return text;
 }
+
+/** Character sets of the single-byte string types; TeletexString is read as Latin-1, unchecked. */
+const CHARSETS: Record<number, [string, RegExp]> = {
+  [Der.PrintableString]: ["PrintableString", PRINTABLE_STRING],
+  [Der.IA5String]: ["IA5String", ASCII],
+  [Der.NumericString]: ["NumericString", /^[ 0-9]*$/],
+  [Der.VisibleString]: ["VisibleString", /^[ -~]*$/],
+  [Der.TeletexString]: ["TeletexString", /^/],
+};
 
 /** The text of UTF8String, PrintableString, IA5String, NumericString, VisibleString, TeletexString (as Latin-1) or BMPString. */
 export function derReadString(node: DerNode): string {
-  if (node.constructed) throw new CodecError(`DER: constructed string (tag ${hexTag(node.tag)})`);
-  const octets = node.contents;
-  switch (node.tag) {
-    case Der.UTF8String:
-      return utf8Decode(octets);
-    case Der.PrintableString:
-      return asciiOf(octets, (c) => PRINTABLE.test(String.fromCharCode(c)), "PrintableString");
-    case Der.IA5String:
-      return asciiOf(octets, (c) => c < 0x80, "IA5String");
-    case Der.NumericString:
-      return asciiOf(octets, (c) => c === 0x20 || (c >= 0x30 && c <= 0x39), "NumericString");
-    case Der.VisibleString:
-      return asciiOf(octets, (c) => c >= 0x20 && c <= 0x7e, "VisibleString");
-    case Der.TeletexString:
-      return asciiOf(octets, () => true, "TeletexString");
-    case Der.BMPString: {
-      if (octets.length % 2 !== 0) throw new CodecError("DER: BMPString of odd length");
-      let out = "";
-      for (let i = 0; i < octets.length; i += 2) out += String.fromCharCode((octets[i]! << 8) | octets[i + 1]!);
-      return out;
-    }
-    default:
-      throw new CodecError(`DER: tag ${hexTag(node.tag)} is not a string type`);
+  const { tag, contents } = node;
+  if (node.constructed) throw new CodecError(`DER: constructed string (tag ${hexTag(tag)})`);
+  if (tag === Der.UTF8String) return utf8Decode(contents);
+  if (tag === Der.BMPString) {
+    if (contents.length % 2 !== 0) throw new CodecError("DER: BMPString of odd length");
+    let text = "";
+    for (let i = 0; i < contents.length; i += 2) text += String.fromCharCode((contents[i]! << 8) | contents[i + 1]!);
+    return text;
   }
+  const charset = CHARSETS[tag];
+  if (!charset) throw new CodecError(`DER: tag ${hexTag(tag)} is not a string type`);
+  const text = latin1(contents);
+  if (!charset[1].test(text)) throw new CodecError(`DER: '${text}' is not a valid ${charset[0]}`);
+  return text;
 }
 
-const TIME_DIGITS = /^[0-9]+Z$/;
+/** Two digits per field, the first field doubled (the century) in GeneralizedTime only. */
+const TIME = /^(\d\d)?(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/;
 
 /** UTCTime (YYMMDDHHMMSSZ; years 50..99 are 19xx) or GeneralizedTime (YYYYMMDDHHMMSSZ) as unix seconds. */
 export function derReadTime(node: DerNode): number {
   const isUtc = node.tag === Der.UTCTime;
   if ((!isUtc && node.tag !== Der.GeneralizedTime) || node.constructed) throw new CodecError(`DER: expected UTCTime or GeneralizedTime, got tag ${hexTag(node.tag)}`);
-  const text = asciiOf(node.contents, (c) => c < 0x80, "time");
-  const expected = isUtc ? 13 : 15;
-  if (text.length !== expected || !TIME_DIGITS.test(text)) {
-    throw new CodecError(`DER: ${isUtc ? "UTCTime" : "GeneralizedTime"} '${text}' is not ${isUtc ? "YYMMDDHHMMSSZ" : "YYYYMMDDHHMMSSZ"}`);
+  const text = latin1(node.contents);
+  const fields = TIME.exec(text);
+  if (!fields || !fields[1] !== isUtc) throw new CodecError(`DER: '${text}' is not a valid ${isUtc ? "UTCTime" : "GeneralizedTime"}`);
+  const [century, yy, month, day, hour, minute, second] = fields.slice(1).map(Number) as number[] as [number, number, number, number, number, number, number];
+  const year = isUtc ? yy + (yy >= 50 ? 1900 : 2000) : century * 100 + yy;
+  const days = daysFromCivil(year, month, day);
+  // A day or month out of range comes back as another date.
+  const [checkYear, checkMonth, checkDay] = civilFromDays(days);
+  if (checkYear !== year || checkMonth !== month || checkDay !== day || hour > 23 || minute > 59 || second > 59) {
+    throw new CodecError(`DER: '${text}' is not a valid ${isUtc ? "UTCTime" : "GeneralizedTime"}`);
   }
-  const number = (from: number, length: number) => Number(text.slice(from, from + length));
-  let year: number;
-  let at: number;
-  if (isUtc) {
-    const yy = number(0, 2);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-    at = 2;
-  } else {
-    year = number(0, 4);
-    at = 4;
-  }
-  const month = number(at, 2);
-  const day = number(at + 2, 2);
-  const hour = number(at + 4, 2);
-  const minute = number(at + 6, 2);
-  const second = number(at + 8, 2);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) {
-    throw new CodecError(`DER: ${isUtc ? "UTCTime" : "GeneralizedTime"} '${text}' is not a valid date and time`);
-  }
-  return daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return days * 86400 + hour * 3600 + minute * 60 + second;
 }
