@@ -30,11 +30,11 @@ import {
 } from "../crypto";
 import type { TimerHandle } from "../platform";
 import { SECURE_CHANNEL_PROTOCOL_ID, type Exchange, type ReceivedMessage } from "../transport/exchange";
-import { SessionTableFullError, type SecureSession, type SessionParameters, type UnsecuredSession } from "../transport/session";
+import type { SecureSession, SessionParameters, UnsecuredSession } from "../transport/session";
 import type { PeerAddress } from "../transport/transport";
 import { SecureChannelError } from "./errors";
 import { destinationIdentifier, findFabricByDestinationId, type CaseFabric, type FabricLookup } from "./fabric";
-import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext, splitSessionKeys } from "./handshake";
+import { UnsecuredSessionReleaser, asHandshakeError, busyWhenFull, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext, splitSessionKeys } from "./handshake";
 import {
   RANDOM_LENGTH,
   RESUMPTION_ID_LENGTH,
@@ -138,16 +138,6 @@ function validatePeerChain(fabric: CaseFabric, noc: Uint8Array, icac: Uint8Array
     throw new SecureChannelError(`the peer's NOC is for node 0x${chain.nodeId.toString(16)}, not 0x${expectedNodeId.toString(16)}`);
   }
   return chain;
-}
-
-/** Runs `action`; a full session table is Busy to the peer. */
-function busyWhenFull<T>(action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
-    throw error;
-  }
 }
 
 function allocateSessionId(context: HandshakeContext): number {

@@ -13,7 +13,7 @@ import {
   type ReceivedMessage,
 } from "../transport/exchange";
 import { mrpWorstCaseDeliveryMs } from "../transport/mrp";
-import type { SessionManager, UnsecuredSession } from "../transport/session";
+import { SessionTableFullError, type SessionManager, type UnsecuredSession } from "../transport/session";
 import { HandshakeTimeoutError, PeerStatusError, SecureChannelError } from "./errors";
 import { SecureChannelCode, SecureChannelOpcode, decodeStatusReport, encodeStatusReport, isSecureChannelSuccess, secureChannelStatus, type StatusReport } from "./status-report";
 
@@ -40,7 +40,7 @@ export function asHandshakeError(error: unknown, what: string): SecureChannelErr
 export async function receiveHandshakeMessage(exchange: Exchange, opcode: number | readonly number[], deadlineMs: number, clock: Clock): Promise<ReceivedMessage> {
   const expected = typeof opcode === "number" ? [opcode] : opcode;
   const remaining = deadlineMs - clock.now();
-  if (remaining <= 0) throw new HandshakeTimeoutError("the handshake ran out of time");
+  if (remaining <= 0) throw new HandshakeTimeoutError("handshake out of time");
   let message: ReceivedMessage;
   try {
     message = await exchange.nextMessage(remaining);
@@ -50,7 +50,7 @@ export async function receiveHandshakeMessage(exchange: Exchange, opcode: number
     throw new HandshakeTimeoutError(`the exchange ended: ${(error as Error).message}`);
   }
   if (message.protocolId !== SECURE_CHANNEL_PROTOCOL_ID || message.vendorId !== 0) {
-    throw new SecureChannelError(`unexpected protocol 0x${message.vendorId.toString(16)}:${message.protocolId.toString(16)} during the handshake`);
+    throw new SecureChannelError(`protocol ${message.vendorId}:${message.protocolId} in a handshake`);
   }
   if (message.opcode === SecureChannelOpcode.statusReport) {
     let report: StatusReport;
@@ -64,7 +64,7 @@ export async function receiveHandshakeMessage(exchange: Exchange, opcode: number
     throw new PeerStatusError(report);
   }
   if (!expected.includes(message.opcode)) {
-    throw new SecureChannelError(`expected opcode ${expected.map((code) => "0x" + code.toString(16)).join(" or ")}, got 0x${message.opcode.toString(16)}`);
+    throw new SecureChannelError(`expected opcode ${expected.join(" or ")}, got ${message.opcode}`);
   }
   return message;
 }
@@ -103,6 +103,16 @@ export function notifyApplication(context: HandshakeContext, what: string, callb
 }
 
 /** Runs `fn`; anything it throws that is not already a SecureChannelError becomes InvalidParameter. */
+/** Runs `action`; a full session table is Busy to the peer. */
+export function busyWhenFull<T>(action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
+    throw error;
+  }
+}
+
 export function step<T>(what: string, fn: () => T): T {
   try {
     return fn();

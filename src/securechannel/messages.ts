@@ -138,9 +138,14 @@ function sessionId(struct: TlvStruct, tag: number): number {
   return id;
 }
 
-function optionalParameters(struct: TlvStruct, tag: number): PeerSessionParameters | undefined {
+/** The optional session parameters at `tag` as a member named `name`, to spread into a message. */
+function parametersMember<K extends string>(struct: TlvStruct, tag: number, name: K): { [member in K]?: PeerSessionParameters } {
   const nested = struct.optionalStruct(tag);
-  return nested ? readSessionParameters(nested) : undefined;
+  return nested ? ({ [name]: readSessionParameters(nested) } as { [member in K]: PeerSessionParameters }) : {};
+}
+
+function anonymousStructure(): TlvWriter {
+  return new TlvWriter().startStructure(undefined);
 }
 
 function certificate(struct: TlvStruct, tag: number): Uint8Array {
@@ -151,52 +156,52 @@ function optionalCertificate(struct: TlvStruct, tag: number): Uint8Array | undef
   return struct.optionalBytes(tag, { min: 1, max: MAX_MATTER_CERT_LENGTH });
 }
 
-function writeParameters(writer: TlvWriter, tag: number, parameters: Parameters | undefined): void {
-  if (parameters === undefined) return;
+function writeParameters(writer: TlvWriter, tag: number, parameters: Parameters | undefined): TlvWriter {
+  if (parameters === undefined) return writer;
   if (!("dataModelRevision" in parameters) || "mrp" in parameters) throw new SecureChannelError("only local session parameters can be encoded");
   writeSessionParameters(writer, tag, parameters as LocalSessionParameters);
+  return writer;
+}
+
+/** Closes a message whose last member is its optional session parameters. */
+function endWithParameters(writer: TlvWriter, tag: number, parameters: Parameters | undefined): Uint8Array {
+  return writeParameters(writer, tag, parameters).end().finish();
 }
 
 // ---- PASE ----
 
 export function encodePbkdfParamRequest(message: PbkdfParamRequest<LocalSessionParameters>): Uint8Array {
-  const writer = new TlvWriter()
-    .startStructure(undefined)
+  const writer = anonymousStructure()
     .bytes(1, message.initiatorRandom)
     .uint(2, message.initiatorSessionId)
     .uint(3, message.passcodeId)
     .bool(4, message.hasPbkdfParameters);
-  writeParameters(writer, 5, message.initiatorSessionParameters);
-  return writer.end().finish();
+  return endWithParameters(writer, 5, message.initiatorSessionParameters);
 }
 
 export function decodePbkdfParamRequest(payload: Uint8Array): PbkdfParamRequest {
   return read("PBKDFParamRequest", payload, (struct) => {
     const passcodeId = struct.uint(3);
     if (passcodeId > 0xffff) throw new CodecError(`passcode id ${passcodeId} does not fit 16 bits`);
-    const message: PbkdfParamRequest = {
+    return {
       initiatorRandom: struct.bytes(1, RANDOM_LENGTH),
       initiatorSessionId: sessionId(struct, 2),
       passcodeId,
       hasPbkdfParameters: struct.bool(4),
+      ...parametersMember(struct, 5, "initiatorSessionParameters"),
     };
-    const parameters = optionalParameters(struct, 5);
-    if (parameters) message.initiatorSessionParameters = parameters;
-    return message;
   });
 }
 
 export function encodePbkdfParamResponse(message: PbkdfParamResponse<LocalSessionParameters>): Uint8Array {
-  const writer = new TlvWriter()
-    .startStructure(undefined)
+  const writer = anonymousStructure()
     .bytes(1, message.initiatorRandom)
     .bytes(2, message.responderRandom)
     .uint(3, message.responderSessionId);
   if (message.pbkdfParameters) {
     writer.startStructure(4).uint(1, message.pbkdfParameters.iterations).bytes(2, message.pbkdfParameters.salt).end();
   }
-  writeParameters(writer, 5, message.responderSessionParameters);
-  return writer.end().finish();
+  return endWithParameters(writer, 5, message.responderSessionParameters);
 }
 
 export function decodePbkdfParamResponse(payload: Uint8Array): PbkdfParamResponse {
@@ -214,14 +219,12 @@ export function decodePbkdfParamResponse(payload: Uint8Array): PbkdfParamRespons
       }
       message.pbkdfParameters = { iterations, salt: pbkdf.bytes(2, { min: PBKDF_MIN_SALT_LENGTH, max: PBKDF_MAX_SALT_LENGTH }) };
     }
-    const parameters = optionalParameters(struct, 5);
-    if (parameters) message.responderSessionParameters = parameters;
-    return message;
+    return { ...message, ...parametersMember(struct, 5, "responderSessionParameters") };
   });
 }
 
 export function encodePake1(message: Pake1): Uint8Array {
-  return new TlvWriter().startStructure(undefined).bytes(1, message.pA).end().finish();
+  return anonymousStructure().bytes(1, message.pA).end().finish();
 }
 
 export function decodePake1(payload: Uint8Array): Pake1 {
@@ -229,7 +232,7 @@ export function decodePake1(payload: Uint8Array): Pake1 {
 }
 
 export function encodePake2(message: Pake2): Uint8Array {
-  return new TlvWriter().startStructure(undefined).bytes(1, message.pB).bytes(2, message.cB).end().finish();
+  return anonymousStructure().bytes(1, message.pB).bytes(2, message.cB).end().finish();
 }
 
 export function decodePake2(payload: Uint8Array): Pake2 {
@@ -237,7 +240,7 @@ export function decodePake2(payload: Uint8Array): Pake2 {
 }
 
 export function encodePake3(message: Pake3): Uint8Array {
-  return new TlvWriter().startStructure(undefined).bytes(1, message.cA).end().finish();
+  return anonymousStructure().bytes(1, message.cA).end().finish();
 }
 
 export function decodePake3(payload: Uint8Array): Pake3 {
@@ -248,10 +251,9 @@ export function decodePake3(payload: Uint8Array): Pake3 {
 
 export function encodeSigma1(message: Sigma1<LocalSessionParameters>): Uint8Array {
   if ((message.resumptionId === undefined) !== (message.initiatorResumeMic === undefined)) {
-    throw new SecureChannelError("Sigma1 carries a resumption id and a resume MIC together or neither");
+    throw new SecureChannelError("Sigma1 needs both resumption id and MIC, or neither");
   }
-  const writer = new TlvWriter()
-    .startStructure(undefined)
+  const writer = anonymousStructure()
     .bytes(1, message.initiatorRandom)
     .uint(2, message.initiatorSessionId)
     .bytes(3, message.destinationId)
@@ -268,12 +270,11 @@ export function decodeSigma1(payload: Uint8Array): Sigma1 {
       initiatorSessionId: sessionId(struct, 2),
       destinationId: struct.bytes(3, HASH_LENGTH),
       initiatorEphemeralPublicKey: struct.bytes(4, PUBLIC_KEY_LENGTH),
+      ...parametersMember(struct, 5, "initiatorSessionParameters"),
     };
-    const parameters = optionalParameters(struct, 5);
-    if (parameters) message.initiatorSessionParameters = parameters;
     const resumptionId = struct.optionalBytes(6, RESUMPTION_ID_LENGTH);
     const mic = struct.optionalBytes(7, MIC_LENGTH);
-    if ((resumptionId === undefined) !== (mic === undefined)) throw new CodecError("a resumption id and a resume MIC come together or not at all");
+    if ((resumptionId === undefined) !== (mic === undefined)) throw new CodecError("resumption id and MIC need each other");
     if (resumptionId && mic) {
       message.resumptionId = resumptionId;
       message.initiatorResumeMic = mic;
@@ -283,55 +284,43 @@ export function decodeSigma1(payload: Uint8Array): Sigma1 {
 }
 
 export function encodeSigma2(message: Sigma2<LocalSessionParameters>): Uint8Array {
-  const writer = new TlvWriter()
-    .startStructure(undefined)
+  const writer = anonymousStructure()
     .bytes(1, message.responderRandom)
     .uint(2, message.responderSessionId)
     .bytes(3, message.responderEphemeralPublicKey)
     .bytes(4, message.encrypted2);
-  writeParameters(writer, 5, message.responderSessionParameters);
-  return writer.end().finish();
+  return endWithParameters(writer, 5, message.responderSessionParameters);
 }
 
 export function decodeSigma2(payload: Uint8Array): Sigma2 {
-  return read("Sigma2", payload, (struct) => {
-    const message: Sigma2 = {
-      responderRandom: struct.bytes(1, RANDOM_LENGTH),
-      responderSessionId: sessionId(struct, 2),
-      responderEphemeralPublicKey: struct.bytes(3, PUBLIC_KEY_LENGTH),
-      encrypted2: struct.bytes(4, { min: MIC_LENGTH + 1, max: MAX_ENCRYPTED_LENGTH }),
-    };
-    const parameters = optionalParameters(struct, 5);
-    if (parameters) message.responderSessionParameters = parameters;
-    return message;
-  });
+  return read("Sigma2", payload, (struct) => ({
+    responderRandom: struct.bytes(1, RANDOM_LENGTH),
+    responderSessionId: sessionId(struct, 2),
+    responderEphemeralPublicKey: struct.bytes(3, PUBLIC_KEY_LENGTH),
+    encrypted2: struct.bytes(4, { min: MIC_LENGTH + 1, max: MAX_ENCRYPTED_LENGTH }),
+    ...parametersMember(struct, 5, "responderSessionParameters"),
+  }));
 }
 
 export function encodeSigma2Resume(message: Sigma2Resume<LocalSessionParameters>): Uint8Array {
-  const writer = new TlvWriter()
-    .startStructure(undefined)
+  const writer = anonymousStructure()
     .bytes(1, message.resumptionId)
     .bytes(2, message.sigma2ResumeMic)
     .uint(3, message.responderSessionId);
-  writeParameters(writer, 4, message.responderSessionParameters);
-  return writer.end().finish();
+  return endWithParameters(writer, 4, message.responderSessionParameters);
 }
 
 export function decodeSigma2Resume(payload: Uint8Array): Sigma2Resume {
-  return read("Sigma2_Resume", payload, (struct) => {
-    const message: Sigma2Resume = {
-      resumptionId: struct.bytes(1, RESUMPTION_ID_LENGTH),
-      sigma2ResumeMic: struct.bytes(2, MIC_LENGTH),
-      responderSessionId: sessionId(struct, 3),
-    };
-    const parameters = optionalParameters(struct, 4);
-    if (parameters) message.responderSessionParameters = parameters;
-    return message;
-  });
+  return read("Sigma2_Resume", payload, (struct) => ({
+    resumptionId: struct.bytes(1, RESUMPTION_ID_LENGTH),
+    sigma2ResumeMic: struct.bytes(2, MIC_LENGTH),
+    responderSessionId: sessionId(struct, 3),
+    ...parametersMember(struct, 4, "responderSessionParameters"),
+  }));
 }
 
 export function encodeSigma3(message: Sigma3): Uint8Array {
-  return new TlvWriter().startStructure(undefined).bytes(1, message.encrypted3).end().finish();
+  return anonymousStructure().bytes(1, message.encrypted3).end().finish();
 }
 
 export function decodeSigma3(payload: Uint8Array): Sigma3 {
@@ -340,15 +329,17 @@ export function decodeSigma3(payload: Uint8Array): Sigma3 {
 
 /** TBSData2 / TBSData3: what the sender signs (never sent as such; each side rebuilds it). */
 export function encodeSignedData(data: SignedData): Uint8Array {
-  const writer = new TlvWriter().startStructure(undefined).bytes(1, data.senderNoc);
-  if (data.senderIcac) writer.bytes(2, data.senderIcac);
-  return writer.bytes(3, data.senderPublicKey).bytes(4, data.receiverPublicKey).end().finish();
+  return withCertificates(data).bytes(3, data.senderPublicKey).bytes(4, data.receiverPublicKey).end().finish();
+}
+
+/** The sender's NOC (1) and ICAC (2) that begin both TBS and TBE data. */
+function withCertificates(data: { senderNoc: Uint8Array; senderIcac?: Uint8Array }): TlvWriter {
+  const writer = anonymousStructure().bytes(1, data.senderNoc);
+  return data.senderIcac ? writer.bytes(2, data.senderIcac) : writer;
 }
 
 export function encodeEncryptedData(data: EncryptedData): Uint8Array {
-  const writer = new TlvWriter().startStructure(undefined).bytes(1, data.senderNoc);
-  if (data.senderIcac) writer.bytes(2, data.senderIcac);
-  writer.bytes(3, data.signature);
+  const writer = withCertificates(data).bytes(3, data.signature);
   if (data.resumptionId) writer.bytes(4, data.resumptionId);
   return writer.end().finish();
 }

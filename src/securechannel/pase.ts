@@ -16,9 +16,9 @@ import { concatBytes, utf8Encode } from "../codec/bytes";
 import { Spake2pVerifier, hkdfSha256, isValidPublicKey, sha256 } from "../crypto";
 import type { TimerHandle } from "../platform";
 import { SECURE_CHANNEL_PROTOCOL_ID, type Exchange, type ReceivedMessage } from "../transport/exchange";
-import { SessionTableFullError, type SecureSession, type UnsecuredSession } from "../transport/session";
+import type { SecureSession, UnsecuredSession } from "../transport/session";
 import { PeerStatusError, SecureChannelError } from "./errors";
-import { UnsecuredSessionReleaser, asHandshakeError, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext, splitSessionKeys } from "./handshake";
+import { UnsecuredSessionReleaser, asHandshakeError, busyWhenFull, failHandshake, notifyApplication, receiveHandshakeMessage, sendStatus, step, type HandshakeContext, splitSessionKeys } from "./handshake";
 import {
   PBKDF_MAX_ITERATIONS,
   PBKDF_MAX_SALT_LENGTH,
@@ -199,16 +199,11 @@ export class PaseResponder {
       if (request.passcodeId !== window.passcodeId) throw new SecureChannelError(`unknown passcode id ${request.passcodeId}`);
       const peerParameters = request.initiatorSessionParameters?.mrp;
       if (peerParameters) unsecured.peerParameters = peerParameters;
-      try {
-        localSessionId = context.sessions.allocateLocalSessionId();
-      } catch (error) {
-        if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
-        throw error;
-      }
+      const sessionId = (localSessionId = busyWhenFull(() => context.sessions.allocateLocalSessionId()));
       const responsePayload = encodePbkdfParamResponse({
         initiatorRandom: request.initiatorRandom,
         responderRandom: context.random.bytes(RANDOM_LENGTH),
-        responderSessionId: localSessionId,
+        responderSessionId: sessionId,
         ...(request.hasPbkdfParameters ? {} : { pbkdfParameters: { iterations: window.iterations, salt: window.salt } }),
         responderSessionParameters: this.options.localParameters,
       });
@@ -228,9 +223,9 @@ export class PaseResponder {
       Ke.fill(0);
       let session: SecureSession;
       try {
-        session = context.sessions.createSecureSession({
+        session = busyWhenFull(() => context.sessions.createSecureSession({
           kind: "pase",
-          localSessionId,
+          localSessionId: sessionId,
           peerSessionId: request.initiatorSessionId,
           ...splitSessionKeys(keys),
           isInitiator: false,
@@ -239,10 +234,7 @@ export class PaseResponder {
           fabricIndex: 0,
           peerAddress: unsecured.peerAddress,
           ...(peerParameters ? { peerParameters } : {}),
-        });
-      } catch (error) {
-        if (error instanceof SessionTableFullError) throw new SecureChannelError(error.message, SecureChannelCode.busy);
-        throw error;
+        }));
       } finally {
         keys.fill(0);
       }

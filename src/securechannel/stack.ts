@@ -85,20 +85,18 @@ export function createSecureChannelStack(platform: Platform, options: SecureChan
   const log = options.log ?? ((level: LogLevel, message: string) => platform.log(level, message));
   const random = options.random ?? new CtrDrbg(platform.entropy);
   const clock = platform.clock;
+  // Options left undefined take each component's own default.
+  const sessionParameters = options.sessionParameters;
   const sessions = new SessionManager({
     clock,
     random,
-    ...(options.maxSecureSessions !== undefined ? { maxSecureSessions: options.maxSecureSessions } : {}),
-    ...(options.maxUnsecuredSessions !== undefined ? { maxUnsecuredSessions: options.maxUnsecuredSessions } : {}),
-    ...(options.sessionParameters
-      ? {
-          localParameters: {
-            idleIntervalMs: options.sessionParameters.idleIntervalMs ?? DEFAULT_SESSION_PARAMETERS.idleIntervalMs,
-            activeIntervalMs: options.sessionParameters.activeIntervalMs ?? DEFAULT_SESSION_PARAMETERS.activeIntervalMs,
-            activeThresholdMs: options.sessionParameters.activeThresholdMs ?? DEFAULT_SESSION_PARAMETERS.activeThresholdMs,
-          },
-        }
-      : {}),
+    maxSecureSessions: options.maxSecureSessions,
+    maxUnsecuredSessions: options.maxUnsecuredSessions,
+    localParameters: sessionParameters && {
+      idleIntervalMs: sessionParameters.idleIntervalMs ?? DEFAULT_SESSION_PARAMETERS.idleIntervalMs,
+      activeIntervalMs: sessionParameters.activeIntervalMs ?? DEFAULT_SESSION_PARAMETERS.activeIntervalMs,
+      activeThresholdMs: sessionParameters.activeThresholdMs ?? DEFAULT_SESSION_PARAMETERS.activeThresholdMs,
+    },
   });
   const localParameters = localSessionParameters(sessions.localParameters, options.sessionParameters);
   const exchanges = new ExchangeManager({
@@ -106,21 +104,21 @@ export function createSecureChannelStack(platform: Platform, options: SecureChan
     clock,
     random,
     log,
-    ...(options.maxExchanges !== undefined ? { maxExchanges: options.maxExchanges } : {}),
+    maxExchanges: options.maxExchanges,
   });
   const transports: Transport[] = [];
   let udp: UdpTransport | undefined;
   if (options.udp !== false) {
     udp = new UdpTransport(platform.network, {
-      ...(options.port !== undefined ? { port: options.port } : {}),
-      ...(options.families ? { families: options.families } : {}),
+      port: options.port,
+      families: options.families,
     });
     transports.push(udp);
   }
   transports.push(...(options.transports ?? []));
   for (const transport of transports) exchanges.addTransport(transport);
 
-  const ownTable = options.fabrics ? undefined : new FabricTable(options.maxFabrics !== undefined ? { maxFabrics: options.maxFabrics } : {});
+  const ownTable = options.fabrics ? undefined : new FabricTable({ maxFabrics: options.maxFabrics });
   const fabrics: FabricLookup = options.fabrics ?? ownTable!;
   const cacheSize = options.resumptionCacheSize ?? DEFAULT_RESUMPTION_CACHE_SIZE;
   const responderResumption = new ResumptionStore(cacheSize);
@@ -130,23 +128,23 @@ export function createSecureChannelStack(platform: Platform, options: SecureChan
 
   const pase = new PaseResponder(context, {
     localParameters,
-    ...(options.paseTimeoutMs !== undefined ? { handshakeTimeoutMs: options.paseTimeoutMs } : {}),
-    ...(options.maxPaseFailures !== undefined ? { maxFailedAttempts: options.maxPaseFailures } : {}),
-    ...(options.busyWaitMs !== undefined ? { busyWaitMs: options.busyWaitMs } : {}),
-    ...(options.onCommissioningWindowClosed ? { onWindowClosed: options.onCommissioningWindowClosed } : {}),
-    ...(established ? { onSessionEstablished: (session: SecureSession) => established(session, "pase") } : {}),
+    handshakeTimeoutMs: options.paseTimeoutMs,
+    maxFailedAttempts: options.maxPaseFailures,
+    busyWaitMs: options.busyWaitMs,
+    onWindowClosed: options.onCommissioningWindowClosed,
+    onSessionEstablished: established && ((session: SecureSession) => established(session, "pase")),
   });
   const caseLimits = {
     localParameters,
     fabrics,
-    ...(options.caseTimeoutMs !== undefined ? { handshakeTimeoutMs: options.caseTimeoutMs } : {}),
-    ...(options.maxCaseHandshakes !== undefined ? { maxConcurrentHandshakes: options.maxCaseHandshakes } : {}),
+    handshakeTimeoutMs: options.caseTimeoutMs,
+    maxConcurrentHandshakes: options.maxCaseHandshakes,
   };
   const caseResponder = new CaseResponder(context, {
     ...caseLimits,
     resumption: responderResumption,
-    ...(options.busyWaitMs !== undefined ? { busyWaitMs: options.busyWaitMs } : {}),
-    ...(established ? { onSessionEstablished: (session: SecureSession, resumed: boolean) => established(session, resumed ? "case-resumption" : "case") } : {}),
+    busyWaitMs: options.busyWaitMs,
+    onSessionEstablished: established && ((session: SecureSession, resumed: boolean) => established(session, resumed ? "case-resumption" : "case")),
   });
   const caseInitiator = new CaseInitiator(context, { ...caseLimits, resumption: initiatorResumption });
   const secureChannel = new SecureChannelServer({ exchanges, sessions, pase, caseResponder, log });
