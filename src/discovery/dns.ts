@@ -5,7 +5,7 @@
 // a malformed packet is a DnsError, never a partial result.
 //
 // Names are strings of labels joined by "."; a "." or "\" inside a label is escaped with "\".
-import { utf8Decode, utf8Encode, utf8InvalidOffset } from "../codec/bytes";
+import { toHex, utf8Decode, utf8Encode, utf8InvalidOffset } from "../codec/bytes";
 
 export class DnsError extends Error {
   override name = "DnsError";
@@ -620,11 +620,11 @@ export function recordDataKey(record: DnsRecord): string {
     case "SRV":
       return `SRV:${data.priority}:${data.weight}:${data.port}:${nameKey(data.target)}`;
     case "TXT":
-      return `TXT:${data.entries.map((entry) => Array.from(entry, (byte) => byte.toString(16).padStart(2, "0")).join("")).join(",")}`;
+      return `TXT:${data.entries.map(toHex).join(",")}`;
     case "NSEC":
       return `NSEC:${nameKey(data.nextName)}:${[...data.types].sort((a, b) => a - b).join(",")}`;
     case "raw":
-      return `raw:${Array.from(data.bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+      return `raw:${toHex(data.bytes)}`;
   }
 }
 

@@ -18,6 +18,7 @@
 // delays shared answers 20-120 ms and aggregates them; multicasts a record at most once a second.
 // It is also the querier for the device's own lookups (resolver.ts): queries go out on its
 // sockets and responses from port 5353 are handed to the listeners.
+import { toHex } from "../codec/bytes";
 import type { Random } from "../crypto";
 import type { AddressFamily, Clock, LogLevel, Network, TimerHandle, UdpEndpoint, UdpSocket } from "../platform";
 import {
@@ -161,10 +162,13 @@ function hex16(value: bigint): string {
   return value.toString(16).toUpperCase().padStart(16, "0");
 }
 
+/** An operational instance label (spec 4.3.2.2): upper-case hex, 16 digits each. */
+export function operationalLabel(compressedFabricId: bigint, nodeId: bigint): string {
+  return `${hex16(compressedFabricId)}-${hex16(nodeId)}`;
+}
+
 function randomHex(random: Random, bytes: number): string {
-  return Array.from(random.bytes(bytes), (byte) => byte.toString(16).padStart(2, "0"))
-    .join("")
-    .toUpperCase();
+  return toHex(random.bytes(bytes)).toUpperCase();
 }
 
 function checkUint(value: number, max: number, what: string): void {
@@ -298,13 +302,12 @@ export class MdnsResponder implements MdnsQuerier {
   /** Starts (or updates) the operational advertisement of one fabric. */
   advertiseOperational(info: OperationalInfo): void {
     checkUint(info.port, 0xffff, "port");
-    const fabric = hex16(info.compressedFabricId);
-    const instance = `${fabric}-${hex16(info.nodeId)}`;
+    const instance = operationalLabel(info.compressedFabricId, info.nodeId);
     this.register({
       id: instance,
       instance,
       service: OPERATIONAL_SERVICE,
-      subtypes: [`_I${fabric}`],
+      subtypes: [`_I${hex16(info.compressedFabricId)}`],
       port: info.port,
       txt: txtEntries(sessionTxt(info.sessionIntervals, info.tcp)),
       renameable: false,
@@ -313,7 +316,7 @@ export class MdnsResponder implements MdnsQuerier {
 
   /** Stops one fabric's operational advertisement with goodbyes (fabric removed). */
   withdrawOperational(compressedFabricId: bigint, nodeId: bigint): void {
-    this.unregister(`${hex16(compressedFabricId)}-${hex16(nodeId)}`);
+    this.unregister(operationalLabel(compressedFabricId, nodeId));
   }
 
   /** Announces the host's current addresses again, with goodbyes for those it no longer has. */

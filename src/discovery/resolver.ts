@@ -12,7 +12,7 @@
 // between calls: a device resolves a node rarely, and a stale address costs a failed handshake.
 import type { AddressFamily, Clock, LogLevel, TimerHandle, UdpEndpoint } from "../platform";
 import { DNS_CLASS_IN, DnsType, encodeDnsMessage, sameName, txtPairs, type DnsMessage, type DnsQuestion, type DnsRecord } from "./dns";
-import { OPERATIONAL_SERVICE } from "./mdns";
+import { OPERATIONAL_SERVICE, operationalLabel } from "./mdns";
 
 /** The query side of an mDNS socket set (MdnsResponder provides it). */
 export interface MdnsQuerier {
@@ -59,14 +59,9 @@ const MAX_RETRY_MS = 60_000;
 /** Enough for every address a host announces on one link; the rest are ignored. */
 const MAX_ADDRESSES = 8;
 
-function hex16(value: bigint): string {
-  if (value < 0n || value > 0xffff_ffff_ffff_ffffn) throw new RangeError(`${value} does not fit 64 bits`);
-  return value.toString(16).toUpperCase().padStart(16, "0");
-}
-
 /** The operational instance name of a node (spec 4.3.2.2): upper-case hex, 16 digits each. */
 export function operationalInstanceName(compressedFabricId: bigint, nodeId: bigint): string {
-  return `${hex16(compressedFabricId)}-${hex16(nodeId)}.${OPERATIONAL_SERVICE}`;
+  return `${operationalLabel(compressedFabricId, nodeId)}.${OPERATIONAL_SERVICE}`;
 }
 
 function addressRank(address: ResolvedAddress): number {
@@ -111,16 +106,13 @@ class Resolution {
 
   private query(): void {
     if (this.done) return;
-    const questions: DnsQuestion[] = [];
     // RFC 6762 5.4: the first query of a resolution may ask for a unicast answer.
     const unicastResponse = this.queries === 0;
-    if (!this.srv) {
-      questions.push({ name: this.instance, type: DnsType.SRV, class: DNS_CLASS_IN, unicastResponse });
-      questions.push({ name: this.instance, type: DnsType.TXT, class: DNS_CLASS_IN, unicastResponse });
-    } else {
-      if (this.families.includes(6)) questions.push({ name: this.srv.host, type: DnsType.AAAA, class: DNS_CLASS_IN, unicastResponse });
-      if (this.families.includes(4)) questions.push({ name: this.srv.host, type: DnsType.A, class: DNS_CLASS_IN, unicastResponse });
-    }
+    const srv = this.srv;
+    const types: number[] = srv
+      ? [...(this.families.includes(6) ? [DnsType.AAAA] : []), ...(this.families.includes(4) ? [DnsType.A] : [])]
+      : [DnsType.SRV, DnsType.TXT];
+    const questions: DnsQuestion[] = types.map((type) => ({ name: srv ? srv.host : this.instance, type, class: DNS_CLASS_IN, unicastResponse }));
     this.queries++;
     try {
       this.querier.sendQuery(encodeDnsMessage({ isResponse: false, questions }));
