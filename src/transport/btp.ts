@@ -681,9 +681,9 @@ export class BtpTransport implements Transport {
       },
       deliver: (message) => this.handler?.(message, peer),
       closed: (reason) => this.ended(entry.connection, reason, true),
-      ...(timeouts.ackMs !== undefined ? { ackTimeoutMs: timeouts.ackMs } : {}),
-      ...(timeouts.sendAckMs !== undefined ? { sendAckTimeoutMs: timeouts.sendAckMs } : {}),
-      ...(timeouts.idleMs !== undefined ? { idleTimeoutMs: timeouts.idleMs } : {}),
+      ackTimeoutMs: timeouts.ackMs,
+      sendAckTimeoutMs: timeouts.sendAckMs,
+      idleTimeoutMs: timeouts.idleMs,
     });
     this.log("info", `BTP: open on ${entry.connection}, segment ${response.segmentSize}, window ${response.windowSize}`);
   }
