@@ -14,14 +14,13 @@ import {
   derReadOid,
   derSequence,
   derSet,
-  type DerNode,
 } from "../codec/der";
 import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, signatureFromDer, signatureToDer } from "../crypto";
 import { CertificateError } from "./errors";
 import { Oid } from "./oids";
 import { OrderedFields, bytesOf, childrenOf, describeTag, uintOf } from "./tlv-fields";
-import { withContext } from "./x509";
+import { expectTag, readAlgorithm, withContext } from "./x509";
 
 export interface CertificationDeclaration {
   formatVersion: number;
@@ -218,65 +217,48 @@ export function signCertificationDeclaration(
   return signCdContent(encodeCdContent(cd), signerKeyId, signerPrivateKey);
 }
 
-function expect(node: DerNode | undefined, tag: number, what: string): DerNode {
-  if (!node) throw new CertificateError(`${what} is missing`);
-  if (node.tag !== tag) throw new CertificateError(`${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`);
-  return node;
-}
-
-function expectAlgorithm(node: DerNode | undefined, oid: string, what: string): void {
-  const algorithm = expect(node, Der.SEQUENCE, what);
-  const found = derReadOid(expect(algorithm.children[0], Der.OID, what));
-  if (found !== oid) throw new CertificateError(`${what}: expected ${oid}, found ${found}`);
-  // SHA-256 parameters may be absent or NULL (RFC 5754); ECDSA takes none.
-  const parameters = algorithm.children.slice(1);
-  if (parameters.length > 1 || (parameters[0] && (oid !== Oid.sha256 || parameters[0].tag !== Der.NULL))) {
-    throw new CertificateError(`${what}: unexpected parameters`);
-  }
-}
-
 /** Takes a CMS-signed CD apart without checking the signature. */
 export function parseSignedCd(cms: Uint8Array): SignedCdParts {
   return withContext("CMS Certification Declaration", () => {
     if (cms.length > MAX_CD_LENGTH) throw new CertificateError(`${cms.length} bytes is larger than ${MAX_CD_LENGTH}`);
-    const contentInfo = expect(decodeDer(cms), Der.SEQUENCE, "ContentInfo");
+    const contentInfo = expectTag(decodeDer(cms), Der.SEQUENCE, "ContentInfo");
     if (contentInfo.children.length !== 2) throw new CertificateError("ContentInfo must have a type and content");
-    const contentType = derReadOid(expect(contentInfo.children[0], Der.OID, "content type"));
+    const contentType = derReadOid(expectTag(contentInfo.children[0], Der.OID, "content type"));
     if (contentType !== Oid.pkcs7SignedData) throw new CertificateError(`content type ${contentType} is not signedData`);
-    const explicit = expect(contentInfo.children[1], 0xa0, "content");
+    const explicit = expectTag(contentInfo.children[1], 0xa0, "content");
     if (explicit.children.length !== 1) throw new CertificateError("content must hold one SignedData");
-    const signedData = expect(explicit.children[0], Der.SEQUENCE, "SignedData");
+    const signedData = expectTag(explicit.children[0], Der.SEQUENCE, "SignedData");
     const members = signedData.children;
-    if (derReadInteger(expect(members[0], Der.INTEGER, "SignedData version")) !== 3n) {
+    if (derReadInteger(expectTag(members[0], Der.INTEGER, "SignedData version")) !== 3n) {
       throw new CertificateError("SignedData version must be 3 (signer identified by key id)");
     }
-    const digestAlgorithms = expect(members[1], Der.SET, "digestAlgorithms");
+    const digestAlgorithms = expectTag(members[1], Der.SET, "digestAlgorithms");
     if (digestAlgorithms.children.length !== 1) throw new CertificateError("expected exactly one digest algorithm");
-    expectAlgorithm(digestAlgorithms.children[0], Oid.sha256, "digest algorithm");
-    const encapsulated = expect(members[2], Der.SEQUENCE, "encapContentInfo");
-    const eContentType = derReadOid(expect(encapsulated.children[0], Der.OID, "eContentType"));
+    readAlgorithm(digestAlgorithms.children[0], Oid.sha256, "digest algorithm");
+    const encapsulated = expectTag(members[2], Der.SEQUENCE, "encapContentInfo");
+    const eContentType = derReadOid(expectTag(encapsulated.children[0], Der.OID, "eContentType"));
     if (eContentType !== Oid.pkcs7Data) throw new CertificateError(`eContentType ${eContentType} is not id-data`);
-    const eContentWrapper = expect(encapsulated.children[1], 0xa0, "eContent");
+    const eContentWrapper = expectTag(encapsulated.children[1], 0xa0, "eContent");
     if (encapsulated.children.length !== 2 || eContentWrapper.children.length !== 1) {
       throw new CertificateError("encapContentInfo must carry the content");
     }
-    const content = expect(eContentWrapper.children[0], Der.OCTET_STRING, "eContent").contents;
+    const content = expectTag(eContentWrapper.children[0], Der.OCTET_STRING, "eContent").contents;
     // certificates [0] and crls [1] may be present; a CD signer is looked up by key id instead.
     let index = 3;
     while (members[index] && (members[index]!.tag === 0xa0 || members[index]!.tag === 0xa1)) index++;
-    const signerInfos = expect(members[index], Der.SET, "signerInfos");
+    const signerInfos = expectTag(members[index], Der.SET, "signerInfos");
     if (members.length !== index + 1) throw new CertificateError("unexpected content after signerInfos");
     if (signerInfos.children.length !== 1) throw new CertificateError(`expected one signer, found ${signerInfos.children.length}`);
-    const signerInfo = expect(signerInfos.children[0], Der.SEQUENCE, "SignerInfo");
+    const signerInfo = expectTag(signerInfos.children[0], Der.SEQUENCE, "SignerInfo");
     const fields = signerInfo.children;
-    if (derReadInteger(expect(fields[0], Der.INTEGER, "SignerInfo version")) !== 3n) {
+    if (derReadInteger(expectTag(fields[0], Der.INTEGER, "SignerInfo version")) !== 3n) {
       throw new CertificateError("SignerInfo version must be 3");
     }
-    const signerKeyId = expect(fields[1], 0x80, "subjectKeyIdentifier signer id").contents;
-    expectAlgorithm(fields[2], Oid.sha256, "SignerInfo digest algorithm");
+    const signerKeyId = expectTag(fields[1], 0x80, "subjectKeyIdentifier signer id").contents;
+    readAlgorithm(fields[2], Oid.sha256, "SignerInfo digest algorithm");
     if (fields[3]?.tag === 0xa0) throw new CertificateError("signed attributes are not used in Certification Declarations");
-    expectAlgorithm(fields[3], Oid.ecdsaWithSha256, "signature algorithm");
-    const signature = signatureFromDer(expect(fields[4], Der.OCTET_STRING, "signature").contents);
+    readAlgorithm(fields[3], Oid.ecdsaWithSha256, "signature algorithm");
+    const signature = signatureFromDer(expectTag(fields[4], Der.OCTET_STRING, "signature").contents);
     if (fields.length !== 5) throw new CertificateError("unexpected content in SignerInfo (unsigned attributes are not used)");
     return { content, signerKeyId, signature };
   });

@@ -8,9 +8,7 @@ import {
   derInteger,
   derOid,
   derReadInteger,
-  derReadOid,
   derSequence,
-  type DerNode,
 } from "../codec/der";
 import { TlvWriter, TlvStruct } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, publicKeyFromPrivate, signatureToDer } from "../crypto";
@@ -21,6 +19,8 @@ import {
   encodeSubjectPublicKeyInfo,
   parseName,
   parseSubjectPublicKeyInfo,
+  expectTag,
+  readAlgorithm,
   readSignatureBitString,
   withContext,
   type Name,
@@ -51,28 +51,19 @@ export interface CertificateSigningRequest {
   signature: Uint8Array;
 }
 
-function expect(node: DerNode | undefined, tag: number, what: string): DerNode {
-  if (!node || node.tag !== tag) throw new CertificateError(`${what} is missing or has the wrong type`);
-  return node;
-}
-
 export function parseCsr(der: Uint8Array): CertificateSigningRequest {
   return withContext("CSR", () => {
     if (der.length > MAX_CSR_LENGTH) throw new CertificateError(`${der.length} bytes is larger than ${MAX_CSR_LENGTH}`);
-    const root = expect(decodeDer(der), Der.SEQUENCE, "CertificationRequest");
+    const root = expectTag(decodeDer(der), Der.SEQUENCE, "CertificationRequest");
     if (root.children.length !== 3) throw new CertificateError("expected info, signature algorithm and signature");
-    const info = expect(root.children[0], Der.SEQUENCE, "certificationRequestInfo");
-    const algorithm = expect(root.children[1], Der.SEQUENCE, "signatureAlgorithm");
-    const oid = derReadOid(expect(algorithm.children[0], Der.OID, "signature algorithm"));
-    if (oid !== Oid.ecdsaWithSha256 || algorithm.children.length !== 1) {
-      throw new CertificateError(`unsupported signature algorithm ${oid} (only ecdsa-with-SHA256 without parameters)`);
-    }
+    const info = expectTag(root.children[0], Der.SEQUENCE, "certificationRequestInfo");
+    readAlgorithm(root.children[1], Oid.ecdsaWithSha256, "signature algorithm");
     const signature = readSignatureBitString(root.children[2]);
     if (info.children.length !== 4) throw new CertificateError("certificationRequestInfo must have version, subject, key and attributes");
-    if (derReadInteger(expect(info.children[0], Der.INTEGER, "version")) !== 0n) throw new CertificateError("version must be 0");
+    if (derReadInteger(expectTag(info.children[0], Der.INTEGER, "version")) !== 0n) throw new CertificateError("version must be 0");
     const subject = parseName(info.children[1], "subject");
     const publicKey = parseSubjectPublicKeyInfo(info.children[2]);
-    expect(info.children[3], 0xa0, "attributes");
+    expectTag(info.children[3], 0xa0, "attributes");
     return { info: info.raw, subject, publicKey, signature };
   });
 }

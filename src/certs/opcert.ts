@@ -2,9 +2,9 @@
 // and the X.509 DER form their signatures are computed over. The conversion is exact in both
 // directions: the X.509 rebuilt from TLV is byte for byte the certificate the issuer signed, and
 // X.509 that would not come back identically is refused rather than silently altered.
-import { Der, decodeDer, derReadOid, derReadBoolean, type DerNode } from "../codec/der";
+import { Der, decodeDer, IA5_STRING, PRINTABLE_STRING } from "../codec/der";
 import { bytesEqual, toHex } from "../codec/bytes";
-import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
+import { decodeTlv, TlvWriter, type TlvElement, type TlvType } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, publicKeyFromPrivate } from "../crypto";
 import { CertificateError } from "./errors";
 import { DN_ATTRIBUTE_TYPES, dnAttributeTypeByOid, KEY_PURPOSE_OIDS, KEY_USAGE_ALL, Oid } from "./oids";
@@ -17,6 +17,7 @@ import {
   keyIdentifier,
   keyUsageExtension,
   NO_EXPIRATION_UNIX,
+  parseExtension,
   parseX509,
   subjectKeyIdExtension,
   withContext,
@@ -25,7 +26,7 @@ import {
   type Name,
   type X509Certificate,
 } from "./x509";
-import { OrderedFields, bytesOf, childrenOf, uint64Of, uintOf } from "./tlv-fields";
+import { OrderedFields, bytesOf, childrenOf, describeTag, uint64Of, uintOf } from "./tlv-fields";
 
 /** Seconds from the Unix epoch to the Matter epoch, 2000-01-01T00:00:00Z. */
 export const MATTER_EPOCH_UNIX = 946684800;
@@ -62,6 +63,8 @@ const ExtensionTag = {
 /** Bit 7 of a DN tag: the string is a PrintableString rather than a UTF8String. */
 const PRINTABLE_FLAG = 0x80;
 const DOMAIN_COMPONENT_TAG = 16;
+/** Extensions with a Matter TLV tag of their own, which a future-extension may not carry. */
+const MATTER_EXTENSION_OIDS: string[] = [Oid.basicConstraints, Oid.keyUsage, Oid.extendedKeyUsage, Oid.subjectKeyIdentifier, Oid.authorityKeyIdentifier];
 
 /** Distinguished-name attribute tags, for building subjects and reading them back. */
 export const DnTag = {
@@ -148,98 +151,75 @@ export function unixToMatterTime(unixSeconds: number): number {
 // ---------------------------------------------------------------------------------------------
 // Matter TLV
 
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
-
 function decodeDn(element: TlvElement, what: string): DnEntry[] {
-  const entries: DnEntry[] = [];
-  for (const child of childrenOf(element)) {
-    if (typeof child.tag !== "number") throw new CertificateError(`${what}: attributes need context tags`);
-    const tag = child.tag;
-    const type = DN_ATTRIBUTE_TYPES[tag & ~PRINTABLE_FLAG];
-    if (!type) throw new CertificateError(`${what}: unknown attribute tag ${tag}`);
-    if (type.kind === "string") {
-      if (child.type !== "utf8") throw new CertificateError(`${what}: ${type.name} must be a UTF-8 string`);
-      const value = child.value as string;
-      if (tag & PRINTABLE_FLAG) {
-        if (type.tag === DOMAIN_COMPONENT_TAG) throw new CertificateError(`${what}: domain-component is always an IA5String`);
-        if (!PRINTABLE.test(value)) throw new CertificateError(`${what}: ${type.name} "${value}" is not a PrintableString`);
-      }
-      // eslint-disable-next-line no-control-regex
-      if (type.tag === DOMAIN_COMPONENT_TAG && !/^[\x00-\x7f]*$/.test(value)) {
-        throw new CertificateError(`${what}: domain-component must be ASCII`);
-      }
-      entries.push({ tag, value });
-    } else {
-      if (tag & PRINTABLE_FLAG) throw new CertificateError(`${what}: ${type.name} cannot be a PrintableString`);
-      const value = uint64Of(child, `${what} ${type.name}`);
-      if (type.kind === "id32" && value > 0xffffffffn) throw new CertificateError(`${what}: ${type.name} does not fit 32 bits`);
-      entries.push({ tag, value });
+  const entries = childrenOf(element).map((child): DnEntry => {
+    const { tag, value } = child;
+    const type = typeof tag === "number" ? DN_ATTRIBUTE_TYPES[tag & ~PRINTABLE_FLAG] : undefined;
+    if (!type) throw new CertificateError(`${what}: unknown attribute tag ${describeTag(child)}`);
+    const printable = (tag as number) & PRINTABLE_FLAG;
+    const isDomainComponent = type.tag === DOMAIN_COMPONENT_TAG;
+    if (type.kind !== "string") {
+      if (printable) throw new CertificateError(`${what}: ${type.name} cannot be a PrintableString`);
+      const id = uint64Of(child, `${what} ${type.name}`);
+      if (type.kind === "id32" && id > 0xffffffffn) throw new CertificateError(`${what}: ${type.name} does not fit 32 bits`);
+      return { tag: tag as number, value: id };
     }
-  }
+    if (child.type !== "utf8") throw new CertificateError(`${what}: ${type.name} must be a UTF-8 string`);
+    const text = value as string;
+    if (printable && isDomainComponent) throw new CertificateError(`${what}: domain-component is always an IA5String`);
+    if (printable ? !PRINTABLE_STRING.test(text) : isDomainComponent && !IA5_STRING.test(text)) {
+      throw new CertificateError(`${what}: ${type.name} "${text}" is not ${printable ? "a PrintableString" : "an IA5String"}`);
+    }
+    return { tag: tag as number, value: text };
+  });
   if (entries.length === 0) throw new CertificateError(`${what}: empty distinguished name`);
   if (entries.length > MAX_DN_ATTRIBUTES) throw new CertificateError(`${what}: more than ${MAX_DN_ATTRIBUTES} attributes`);
   return entries;
 }
 
-function decodeFutureExtension(der: Uint8Array): DerNode {
-  const extension = decodeDer(der);
-  if (extension.tag !== Der.SEQUENCE || extension.children[0]?.tag !== Der.OID) {
-    throw new CertificateError("future extension is not an X.509 Extension");
-  }
-  const oid = derReadOid(extension.children[0]);
-  if ([Oid.basicConstraints, Oid.keyUsage, Oid.extendedKeyUsage, Oid.subjectKeyIdentifier, Oid.authorityKeyIdentifier].includes(oid as never)) {
-    throw new CertificateError(`future extension carries ${oid}, which has its own Matter TLV tag`);
-  }
-  let index = 1;
-  if (extension.children[1]?.tag === Der.BOOLEAN) {
-    if (!derReadBoolean(extension.children[1])) throw new CertificateError("future extension: critical FALSE must be omitted in DER");
-    index = 2;
-  }
-  if (extension.children[index]?.tag !== Der.OCTET_STRING || extension.children.length !== index + 1) {
-    throw new CertificateError("future extension: malformed Extension");
+/** Parses a future-extension: a complete X.509 Extension for an extension Matter TLV has no tag for. */
+function decodeFutureExtension(der: Uint8Array): Extension {
+  const extension = withContext("future-extension", () => parseExtension(decodeDer(der)));
+  if (MATTER_EXTENSION_OIDS.includes(extension.oid)) {
+    throw new CertificateError(`future extension carries ${extension.oid}, which has its own Matter TLV tag`);
   }
   return extension;
 }
 
 /** The OID and criticality of a future-extension (its full DER Extension). */
 export function futureExtensionInfo(der: Uint8Array): { oid: string; critical: boolean } {
-  const extension = decodeFutureExtension(der);
-  return { oid: derReadOid(extension.children[0]!), critical: extension.children.length === 3 };
+  const { oid, critical } = decodeFutureExtension(der);
+  return { oid, critical };
 }
 
+const KEY_ID_KINDS = { 4: "subject-key-id", 5: "authority-key-id" } as const;
+
 function decodeExtensions(element: TlvElement): OpCertExtension[] {
-  const extensions: OpCertExtension[] = [];
-  const seen = new Set<number>();
-  for (const child of childrenOf(element)) {
-    const tag = child.tag;
-    if (typeof tag !== "number") throw new CertificateError("extensions: members need context tags");
+  const seen = new Set<unknown>();
+  const extensions = childrenOf(element).map((child): OpCertExtension => {
+    const { tag, type } = child;
     if (tag !== ExtensionTag.future) {
-      if (seen.has(tag)) throw new CertificateError(`extensions: tag ${tag} appears twice`);
+      if (seen.has(tag)) throw new CertificateError(`extensions: tag ${String(tag)} appears twice`);
       seen.add(tag);
     }
     switch (tag) {
       case ExtensionTag.basicConstraints: {
-        if (child.type !== "structure") throw new CertificateError("basic-constraints must be a structure");
+        if (type !== "structure") throw new CertificateError("basic-constraints must be a structure");
         const fields = new OrderedFields(childrenOf(child), "basic-constraints");
         const ca = fields.next(1, "bool").value as boolean;
         const pathElement = fields.optional(2, "uint");
         fields.end();
-        if (pathElement) {
-          if (!ca) throw new CertificateError("basic-constraints: path length without is-ca");
-          extensions.push({ kind: "basic-constraints", ca, pathLength: uintOf(pathElement, 255, "path length") });
-        } else {
-          extensions.push({ kind: "basic-constraints", ca });
-        }
-        break;
+        if (!pathElement) return { kind: "basic-constraints", ca };
+        if (!ca) throw new CertificateError("basic-constraints: path length without is-ca");
+        return { kind: "basic-constraints", ca, pathLength: uintOf(pathElement, 255, "path length") };
       }
       case ExtensionTag.keyUsage: {
         const flags = uintOf(child, 0xffff, "key-usage");
-        if ((flags & ~KEY_USAGE_ALL) !== 0) throw new CertificateError(`key-usage 0x${flags.toString(16)} has unknown bits`);
-        extensions.push({ kind: "key-usage", flags });
-        break;
+        if (flags & ~KEY_USAGE_ALL) throw new CertificateError(`key-usage 0x${flags.toString(16)} has unknown bits`);
+        return { kind: "key-usage", flags };
       }
       case ExtensionTag.extendedKeyUsage: {
-        if (child.type !== "array") throw new CertificateError("extended-key-usage must be an array");
+        if (type !== "array") throw new CertificateError("extended-key-usage must be an array");
         const purposes = childrenOf(child).map((purpose) => {
           if (purpose.tag !== undefined) throw new CertificateError("extended-key-usage: members must be anonymous");
           const value = uintOf(purpose, 255, "key purpose");
@@ -247,31 +227,29 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
           return value;
         });
         if (purposes.length === 0) throw new CertificateError("extended-key-usage is empty");
-        extensions.push({ kind: "extended-key-usage", purposes });
-        break;
+        return { kind: "extended-key-usage", purposes };
       }
       case ExtensionTag.subjectKeyId:
       case ExtensionTag.authorityKeyId: {
-        if (child.type !== "bytes") throw new CertificateError(`extension tag ${tag} must be an octet string`);
-        const keyId = bytesOf(child);
+        const keyId = bytesOf(child, `extension ${tag}`);
         if (keyId.length !== 20) throw new CertificateError(`key identifier must be 20 bytes, got ${keyId.length}`);
-        extensions.push(tag === ExtensionTag.subjectKeyId ? { kind: "subject-key-id", keyId } : { kind: "authority-key-id", keyId });
-        break;
+        return { kind: KEY_ID_KINDS[tag], keyId };
       }
       case ExtensionTag.future: {
-        if (child.type !== "bytes") throw new CertificateError("future-extension must be an octet string");
-        const der = bytesOf(child);
-        withContext("future-extension", () => decodeFutureExtension(der));
-        extensions.push({ kind: "future", der });
-        break;
+        const der = bytesOf(child, "future-extension");
+        decodeFutureExtension(der);
+        return { kind: "future", der };
       }
       default:
-        throw new CertificateError(`extensions: unknown tag ${tag}`);
+        throw new CertificateError(`extensions: unknown tag ${describeTag(child)}`);
     }
-  }
+  });
   if (extensions.length === 0) throw new CertificateError("extensions list is empty");
   return extensions;
 }
+
+/** Types of the certificate structure's members, context tags 1 to 11 in order. */
+const CERTIFICATE_FIELD_TYPES = "bytes uint list uint uint list uint uint bytes list bytes".split(" ") as TlvType[];
 
 /** Decodes and checks a Matter TLV certificate (an anonymous structure with tags 1-11 in order). */
 export function decodeMatterCertificate(tlv: Uint8Array): MatterCertificate {
@@ -280,35 +258,30 @@ export function decodeMatterCertificate(tlv: Uint8Array): MatterCertificate {
     const root = decodeTlv(tlv, { maxDepth: 4 });
     if (root.type !== "structure" || root.tag !== undefined) throw new CertificateError("expected an anonymous structure");
     const fields = new OrderedFields(childrenOf(root), "certificate");
-    const serialNumber = bytesOf(fields.next(Tag.serialNumber, "bytes"));
-    checkSerialNumber(serialNumber);
-    const signatureAlgorithm = uintOf(fields.next(Tag.signatureAlgorithm, "uint"), 255, "signature algorithm");
-    if (signatureAlgorithm !== 1) throw new CertificateError(`unsupported signature algorithm ${signatureAlgorithm}`);
-    const issuer = decodeDn(fields.next(Tag.issuer, "list"), "issuer");
-    const notBefore = uintOf(fields.next(Tag.notBefore, "uint"), 0xffffffff, "not-before");
-    const notAfter = uintOf(fields.next(Tag.notAfter, "uint"), 0xffffffff, "not-after");
-    const subject = decodeDn(fields.next(Tag.subject, "list"), "subject");
-    const publicKeyAlgorithm = uintOf(fields.next(Tag.publicKeyAlgorithm, "uint"), 255, "public key algorithm");
-    if (publicKeyAlgorithm !== 1) throw new CertificateError(`unsupported public key algorithm ${publicKeyAlgorithm}`);
-    const ellipticCurve = uintOf(fields.next(Tag.ellipticCurve, "uint"), 255, "elliptic curve");
-    if (ellipticCurve !== 1) throw new CertificateError(`unsupported elliptic curve ${ellipticCurve}`);
-    const publicKey = bytesOf(fields.next(Tag.publicKey, "bytes"));
-    if (publicKey.length !== 65 || publicKey[0] !== 4) throw new CertificateError("public key must be a 65-byte uncompressed point");
-    const extensions = decodeExtensions(fields.next(Tag.extensions, "list"));
-    const signature = bytesOf(fields.next(Tag.signature, "bytes"));
-    if (signature.length !== 64) throw new CertificateError(`signature must be 64 bytes, got ${signature.length}`);
+    const [serialElement, signatureAlgorithm, issuer, notBefore, notAfter, subject, publicKeyAlgorithm, ellipticCurve, publicKeyElement, extensions, signatureElement] =
+      CERTIFICATE_FIELD_TYPES.map((type, index) => fields.next(index + 1, type)) as [TlvElement, ...TlvElement[]];
     fields.end();
+    const serialNumber = bytesOf(serialElement);
+    checkSerialNumber(serialNumber);
+    // Each algorithm field has one defined value, 1: ecdsa-with-SHA256, EC public key, prime256v1.
+    for (const [element, what] of [[signatureAlgorithm, "signature algorithm"], [publicKeyAlgorithm, "public key algorithm"], [ellipticCurve, "elliptic curve"]] as const) {
+      if (element!.value !== 1) throw new CertificateError(`unsupported ${what} ${String(element!.value)}`);
+    }
+    const publicKey = bytesOf(publicKeyElement!);
+    if (publicKey.length !== 65 || publicKey[0] !== 4) throw new CertificateError("public key must be a 65-byte uncompressed point");
+    const signature = bytesOf(signatureElement!);
+    if (signature.length !== 64) throw new CertificateError(`signature must be 64 bytes, got ${signature.length}`);
     return {
       serialNumber,
-      signatureAlgorithm,
-      issuer,
-      notBefore,
-      notAfter,
-      subject,
-      publicKeyAlgorithm,
-      ellipticCurve,
+      signatureAlgorithm: 1,
+      issuer: decodeDn(issuer!, "issuer"),
+      notBefore: uintOf(notBefore!, 0xffffffff, "not-before"),
+      notAfter: uintOf(notAfter!, 0xffffffff, "not-after"),
+      subject: decodeDn(subject!, "subject"),
+      publicKeyAlgorithm: 1,
+      ellipticCurve: 1,
       publicKey,
-      extensions,
+      extensions: decodeExtensions(extensions!),
       signature,
     };
   });

@@ -70,7 +70,9 @@ export function uint64Of(element: TlvElement, what: string): bigint {
   return BigInt(element.value as number | bigint);
 }
 
-export function bytesOf(element: TlvElement): Uint8Array {
+/** An octet string element's bytes; with `what`, an element of another type is an error naming it. */
+export function bytesOf(element: TlvElement, what?: string): Uint8Array {
+  if (what && element.type !== "bytes") throw new CertificateError(`${what} must be an octet string`);
   return element.value as Uint8Array;
 }
 

@@ -10,12 +10,10 @@ import {
   derElement,
   derExplicit,
   derGeneralizedTime,
-  derIa5String,
   derImplicit,
   derInteger,
   derOctetString,
   derOid,
-  derPrintableString,
   derReadBitString,
   derReadBoolean,
   derReadInteger,
@@ -24,8 +22,8 @@ import {
   derReadTime,
   derSequence,
   derSet,
+  derString,
   derUtcTime,
-  derUtf8String,
   type DerNode,
 } from "../codec/der";
 import { ecdsaSign, ecdsaVerify, isValidPublicKey, sha256, signatureFromDer, signatureToDer } from "../crypto";
@@ -96,64 +94,43 @@ export function withContext<T>(context: string, parse: () => T): T {
   }
 }
 
-function expectTag(node: DerNode | undefined, tag: number, what: string): DerNode {
+export function expectTag(node: DerNode | undefined, tag: number, what: string): DerNode {
   if (!node) throw new CertificateError(`${what} is missing`);
-  if (node.tag !== tag) {
-    throw new CertificateError(`${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`);
-  }
+  if (node.tag !== tag) throw new CertificateError(`${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`);
   return node;
 }
 
-/** Parses an AlgorithmIdentifier that must be ecdsa-with-SHA256 without parameters (RFC 5758). */
-function readSignatureAlgorithm(node: DerNode | undefined, what: string): void {
-  const sequence = expectTag(node, Der.SEQUENCE, what);
-  const oid = derReadOid(expectTag(sequence.children[0], Der.OID, `${what} algorithm`));
-  if (oid !== Oid.ecdsaWithSha256) throw new CertificateError(`${what}: unsupported algorithm ${oid} (only ecdsa-with-SHA256)`);
-  if (sequence.children.length !== 1) throw new CertificateError(`${what}: ecdsa-with-SHA256 takes no parameters`);
+/**
+ * Reads an AlgorithmIdentifier that must name `oid`: without parameters, except that SHA-256's may
+ * also be NULL (RFC 5754); ECDSA takes none (RFC 5758).
+ */
+export function readAlgorithm(node: DerNode | undefined, oid: string, what: string): void {
+  const [id, parameters, extra] = expectTag(node, Der.SEQUENCE, what).children;
+  const found = derReadOid(expectTag(id, Der.OID, what));
+  if (found !== oid) throw new CertificateError(`${what}: expected ${oid}, found ${found}`);
+  if (extra || (parameters && (oid !== Oid.sha256 || parameters.tag !== Der.NULL))) throw new CertificateError(`${what}: unexpected parameters`);
 }
 
-const STRING_TAGS = [Der.UTF8String, Der.PrintableString, Der.IA5String] as number[];
+const STRING_TAGS: number[] = [Der.UTF8String, Der.PrintableString, Der.IA5String];
 
 export function parseName(node: DerNode | undefined, what: string): Name {
-  const sequence = expectTag(node, Der.SEQUENCE, what);
-  const name: Name = [];
-  for (const rdn of sequence.children) {
-    expectTag(rdn, Der.SET, `${what} RDN`);
-    if (rdn.children.length !== 1) throw new CertificateError(`${what}: multi-valued RDNs are not supported`);
-    const attribute = expectTag(rdn.children[0], Der.SEQUENCE, `${what} attribute`);
-    if (attribute.children.length !== 2) throw new CertificateError(`${what}: attribute must be a type and a value`);
-    const oid = derReadOid(expectTag(attribute.children[0], Der.OID, `${what} attribute type`));
-    const valueNode = attribute.children[1]!;
-    if (!STRING_TAGS.includes(valueNode.tag)) {
-      throw new CertificateError(`${what}: attribute ${oid} has unsupported string type 0x${valueNode.tag.toString(16)}`);
-    }
-    name.push({ oid, value: derReadString(valueNode), stringTag: valueNode.tag });
-  }
-  return name;
+  return expectTag(node, Der.SEQUENCE, what).children.map((rdn) => {
+    const [attribute, extraValue] = expectTag(rdn, Der.SET, what).children;
+    const [type, value, extra] = expectTag(attribute, Der.SEQUENCE, what).children;
+    if (extraValue || !value || extra) throw new CertificateError(`${what}: an RDN must be one attribute, a type and a value`);
+    const oid = derReadOid(expectTag(type, Der.OID, what));
+    if (!STRING_TAGS.includes(value.tag)) throw new CertificateError(`${what}: attribute ${oid} has unsupported string type 0x${value.tag.toString(16)}`);
+    return { oid, value: derReadString(value), stringTag: value.tag };
+  });
 }
 
 export function encodeName(name: Name): Uint8Array {
   return derSequence(
-    ...name.map((attribute) => derSet(derSequence(derOid(attribute.oid), encodeString(attribute.stringTag, attribute.value)))),
+    ...name.map(({ oid, stringTag, value }) => {
+      if (!STRING_TAGS.includes(stringTag)) throw new CertificateError(`unsupported string type 0x${stringTag.toString(16)}`);
+      return derSet(derSequence(derOid(oid), withContext("name", () => derString(stringTag, value))));
+    }),
   );
-}
-
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
-
-function encodeString(tag: number, value: string): Uint8Array {
-  switch (tag) {
-    case Der.UTF8String:
-      return derUtf8String(value);
-    case Der.PrintableString:
-      if (!PRINTABLE.test(value)) throw new CertificateError(`"${value}" is not a valid PrintableString`);
-      return derPrintableString(value);
-    case Der.IA5String:
-      // eslint-disable-next-line no-control-regex
-      if (!/^[\x00-\x7f]*$/.test(value)) throw new CertificateError(`"${value}" is not a valid IA5String`);
-      return derIa5String(value);
-    default:
-      throw new CertificateError(`unsupported string type 0x${tag.toString(16)}`);
-  }
 }
 
 /** Times before 2050 are UTCTime, later ones GeneralizedTime (RFC 5280 4.1.2.5). */
@@ -161,40 +138,35 @@ export function encodeTime(unixSeconds: number): Uint8Array {
   return unixSeconds < YEAR_2050_UNIX ? derUtcTime(unixSeconds) : derGeneralizedTime(unixSeconds);
 }
 
+function checkKeyUsage(flags: number): void {
+  if (flags & ~KEY_USAGE_ALL) throw new CertificateError(`key usage 0x${flags.toString(16)} has unknown bits`);
+}
+
 /** DER of the KeyUsage BIT STRING for a set of flags: named bits, trailing zero bits dropped. */
 export function encodeKeyUsageBits(flags: number): Uint8Array {
-  if (!Number.isInteger(flags) || flags < 0 || (flags & ~KEY_USAGE_ALL) !== 0) {
-    throw new CertificateError(`key usage 0x${flags.toString(16)} has unknown bits`);
-  }
-  if (flags === 0) return derBitString(new Uint8Array(0), 0);
-  let highest = 0;
-  for (let bit = 0; bit < 9; bit++) if (flags & (1 << bit)) highest = bit;
-  const bytes = new Uint8Array((highest >> 3) + 1);
-  for (let bit = 0; bit <= highest; bit++) if (flags & (1 << bit)) bytes[bit >> 3]! |= 0x80 >> (bit & 7);
-  return derBitString(bytes, bytes.length * 8 - (highest + 1));
+  if (!Number.isInteger(flags) || flags < 0) throw new CertificateError(`key usage ${flags} is not a set of flags`);
+  checkKeyUsage(flags);
+  // Named bit n is bit 7 - (n % 8) of octet n / 8; the bit string ends at the highest set bit.
+  const used = 32 - Math.clz32(flags);
+  const bytes = new Uint8Array((used + 7) >> 3);
+  for (let bit = 0; bit < used; bit++) if (flags & (1 << bit)) bytes[bit >> 3]! |= 0x80 >> (bit & 7);
+  return derBitString(bytes, bytes.length * 8 - used);
 }
 
 function readKeyUsageBits(node: DerNode): number {
   const { bytes, unusedBits } = derReadBitString(expectTag(node, Der.BIT_STRING, "key usage"));
-  if (bytes.length > 2) throw new CertificateError("key usage: more bits than KeyUsage defines");
   let flags = 0;
   for (let bit = 0; bit < bytes.length * 8; bit++) if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) flags |= 1 << bit;
-  if (bytes.length > 0) {
-    const lastUsed = bytes.length * 8 - 1 - unusedBits;
-    // DER named bit lists drop trailing zero bits, so the last used bit is set.
-    if (!(flags & (1 << lastUsed)) || flags >> (lastUsed + 1) !== 0) throw new CertificateError("key usage: bit string is not minimal DER");
-  }
-  if ((flags & ~KEY_USAGE_ALL) !== 0) throw new CertificateError("key usage: unknown bits set");
+  // DER named bit lists drop trailing zero bits, so the last used bit is the highest one set.
+  if (bytes.length > 2 || 32 - Math.clz32(flags) !== bytes.length * 8 - unusedBits) throw new CertificateError("key usage: bit string is not minimal DER");
+  checkKeyUsage(flags);
   return flags;
 }
 
 export function basicConstraintsExtension(ca: boolean, pathLength?: number): Extension {
-  const parts: Uint8Array[] = [];
-  if (ca) parts.push(derBoolean(true));
-  if (pathLength !== undefined) {
-    if (!ca) throw new CertificateError("basic constraints: a path length needs cA");
-    parts.push(derInteger(pathLength));
-  }
+  if (pathLength !== undefined && !ca) throw new CertificateError("basic constraints: a path length needs cA");
+  const parts = ca ? [derBoolean(true)] : [];
+  if (pathLength !== undefined) parts.push(derInteger(pathLength));
   return { oid: Oid.basicConstraints, critical: true, value: derSequence(...parts) };
 }
 
@@ -204,7 +176,7 @@ export function keyUsageExtension(flags: number): Extension {
 
 export function extendedKeyUsageExtension(purposes: string[]): Extension {
   if (purposes.length === 0) throw new CertificateError("extended key usage needs at least one purpose");
-  return { oid: Oid.extendedKeyUsage, critical: true, value: derSequence(...purposes.map((oid) => derOid(oid))) };
+  return { oid: Oid.extendedKeyUsage, critical: true, value: derSequence(...purposes.map(derOid)) };
 }
 
 export function subjectKeyIdExtension(keyId: Uint8Array): Extension {
@@ -216,11 +188,7 @@ export function authorityKeyIdExtension(keyId: Uint8Array): Extension {
 }
 
 export function encodeExtension(extension: Extension): Uint8Array {
-  return derSequence(
-    derOid(extension.oid),
-    ...(extension.critical ? [derBoolean(true)] : []),
-    derOctetString(extension.value),
-  );
+  return derSequence(derOid(extension.oid), ...(extension.critical ? [derBoolean(true)] : []), derOctetString(extension.value));
 }
 
 /**
@@ -231,23 +199,32 @@ export function keyIdentifier(publicKey: Uint8Array): Uint8Array {
   return sha256(publicKey).slice(0, 20);
 }
 
+function checkPublicKey(publicKey: Uint8Array, what: string): void {
+  if (!isValidPublicKey(publicKey)) throw new CertificateError(`${what}: not a valid uncompressed P-256 point`);
+}
+
 export function encodeSubjectPublicKeyInfo(publicKey: Uint8Array): Uint8Array {
-  if (!isValidPublicKey(publicKey)) throw new CertificateError("public key is not a valid uncompressed P-256 point");
+  checkPublicKey(publicKey, "public key");
   return derSequence(derSequence(derOid(Oid.ecPublicKey), derOid(Oid.prime256v1)), derBitString(publicKey, 0));
 }
 
 export function parseSubjectPublicKeyInfo(node: DerNode | undefined, what = "subject public key info"): Uint8Array {
-  const info = expectTag(node, Der.SEQUENCE, what);
-  if (info.children.length !== 2) throw new CertificateError(`${what}: expected algorithm and key`);
-  const algorithm = expectTag(info.children[0], Der.SEQUENCE, `${what} algorithm`);
-  if (algorithm.children.length !== 2) throw new CertificateError(`${what}: expected a named curve`);
-  const keyAlgorithm = derReadOid(expectTag(algorithm.children[0], Der.OID, `${what} algorithm`));
-  if (keyAlgorithm !== Oid.ecPublicKey) throw new CertificateError(`${what}: unsupported key algorithm ${keyAlgorithm}`);
-  const curve = derReadOid(expectTag(algorithm.children[1], Der.OID, `${what} curve`));
-  if (curve !== Oid.prime256v1) throw new CertificateError(`${what}: unsupported curve ${curve} (only prime256v1)`);
-  const { bytes, unusedBits } = derReadBitString(expectTag(info.children[1], Der.BIT_STRING, `${what} key`));
-  if (unusedBits !== 0) throw new CertificateError(`${what}: key bit string has unused bits`);
-  if (!isValidPublicKey(bytes)) throw new CertificateError(`${what}: not a valid uncompressed P-256 point`);
+  const [algorithm, key, extra] = expectTag(node, Der.SEQUENCE, what).children;
+  const [keyType, curve, extraParameter] = expectTag(algorithm, Der.SEQUENCE, what).children;
+  if (extra || extraParameter) throw new CertificateError(`${what}: unexpected content`);
+  const keyAlgorithm = derReadOid(expectTag(keyType, Der.OID, what));
+  const curveOid = derReadOid(expectTag(curve, Der.OID, what));
+  if (keyAlgorithm !== Oid.ecPublicKey || curveOid !== Oid.prime256v1) {
+    throw new CertificateError(`${what}: unsupported key ${keyAlgorithm} ${curveOid} (only EC prime256v1)`);
+  }
+  const bytes = readUnpaddedBitString(key, `${what} key`);
+  checkPublicKey(bytes, what);
+  return bytes;
+}
+
+function readUnpaddedBitString(node: DerNode | undefined, what: string): Uint8Array {
+  const { bytes, unusedBits } = derReadBitString(expectTag(node, Der.BIT_STRING, what));
+  if (unusedBits !== 0) throw new CertificateError(`${what}: bit string has unused bits`);
   return bytes;
 }
 
@@ -269,17 +246,18 @@ export function checkSerialNumber(serial: Uint8Array): void {
   if (serial.length > 1 && serial[0] === 0 && !(serial[1]! & 0x80)) throw new CertificateError("serial number is not minimally encoded");
 }
 
+const encodedName = (value: Name | Uint8Array) => (value instanceof Uint8Array ? value : encodeName(value));
+
 export function encodeTbsCertificate(fields: TbsCertificateFields): Uint8Array {
   checkSerialNumber(fields.serialNumber);
   if (fields.extensions.length === 0) throw new CertificateError("a v3 certificate here needs at least one extension");
-  const name = (value: Name | Uint8Array) => (value instanceof Uint8Array ? value : encodeName(value));
   return derSequence(
     derExplicit(0, derInteger(2)),
     derElement(Der.INTEGER, fields.serialNumber),
     derSequence(derOid(Oid.ecdsaWithSha256)),
-    name(fields.issuer),
+    encodedName(fields.issuer),
     derSequence(encodeTime(fields.notBefore), encodeTime(fields.notAfter)),
-    name(fields.subject),
+    encodedName(fields.subject),
     encodeSubjectPublicKeyInfo(fields.publicKey),
     derExplicit(3, derSequence(...fields.extensions.map((item) => (item instanceof Uint8Array ? item : encodeExtension(item))))),
   );
@@ -297,81 +275,62 @@ export function signCertificate(fields: TbsCertificateFields, issuerPrivateKey: 
 
 /** Reads the signature BIT STRING of a certificate, CSR or similar into raw r||s. */
 export function readSignatureBitString(node: DerNode | undefined): Uint8Array {
-  const { bytes, unusedBits } = derReadBitString(expectTag(node, Der.BIT_STRING, "signature"));
-  if (unusedBits !== 0) throw new CertificateError("signature bit string has unused bits");
-  return signatureFromDer(bytes);
+  return signatureFromDer(readUnpaddedBitString(node, "signature"));
+}
+
+/** One Extension SEQUENCE: its id, criticality (DER omits FALSE) and value octets. */
+export function parseExtension(node: DerNode | undefined): Extension {
+  const [id, second, third, extra] = expectTag(node, Der.SEQUENCE, "extension").children;
+  const oid = derReadOid(expectTag(id, Der.OID, "extension id"));
+  const critical = second?.tag === Der.BOOLEAN;
+  if (critical && !derReadBoolean(second)) throw new CertificateError(`extension ${oid}: critical FALSE must be omitted in DER`);
+  const value = expectTag(critical ? third : second, Der.OCTET_STRING, `extension ${oid} value`).contents;
+  if (critical ? extra : third) throw new CertificateError(`extension ${oid}: unexpected content`);
+  return { oid, critical, value };
 }
 
 function parseExtensions(node: DerNode, certificate: X509Certificate): void {
-  const list = expectTag(node.children[0], Der.SEQUENCE, "extensions");
-  if (node.children.length !== 1) throw new CertificateError("extensions: unexpected content");
-  if (list.children.length === 0) throw new CertificateError("extensions: empty list");
-  const seen = new Set<string>();
-  for (const item of list.children) {
-    const extension = expectTag(item, Der.SEQUENCE, "extension");
-    const oid = derReadOid(expectTag(extension.children[0], Der.OID, "extension id"));
-    if (seen.has(oid)) throw new CertificateError(`extension ${oid} appears twice`);
-    seen.add(oid);
-    let critical = false;
-    let index = 1;
-    if (extension.children[1]?.tag === Der.BOOLEAN) {
-      critical = derReadBoolean(extension.children[1]);
-      // DER leaves DEFAULT FALSE out rather than encoding it.
-      if (!critical) throw new CertificateError(`extension ${oid}: critical FALSE must be omitted in DER`);
-      index = 2;
-    }
-    const value = expectTag(extension.children[index], Der.OCTET_STRING, `extension ${oid} value`).contents;
-    if (extension.children.length !== index + 1) throw new CertificateError(`extension ${oid}: unexpected content`);
-    certificate.extensions.push({ oid, critical, value });
-    interpretExtension(oid, value, certificate);
-  }
-}
-
-function interpretExtension(oid: string, value: Uint8Array, certificate: X509Certificate): void {
-  switch (oid) {
-    case Oid.basicConstraints: {
-      const sequence = expectTag(decodeDer(value), Der.SEQUENCE, "basic constraints");
-      let index = 0;
-      let ca = false;
-      if (sequence.children[index]?.tag === Der.BOOLEAN) {
-        ca = derReadBoolean(sequence.children[index]!);
-        if (!ca) throw new CertificateError("basic constraints: cA FALSE must be omitted in DER");
-        index++;
+  const [list, extra] = node.children;
+  const items = expectTag(list, Der.SEQUENCE, "extensions").children;
+  if (extra || items.length === 0) throw new CertificateError("extensions: expected one non-empty list");
+  for (const item of items) {
+    const extension = parseExtension(item);
+    const { oid, value } = extension;
+    if (certificate.extensions.some((seen) => seen.oid === oid)) throw new CertificateError(`extension ${oid} appears twice`);
+    certificate.extensions.push(extension);
+    switch (oid) {
+      case Oid.basicConstraints: {
+        const [first, second, extraField] = expectTag(decodeDer(value), Der.SEQUENCE, "basic constraints").children;
+        const ca = first?.tag === Der.BOOLEAN;
+        if (ca && !derReadBoolean(first)) throw new CertificateError("basic constraints: cA FALSE must be omitted in DER");
+        const pathNode = ca ? second : first;
+        if ((ca ? extraField : second) || (pathNode && pathNode.tag !== Der.INTEGER)) throw new CertificateError("basic constraints: unexpected content");
+        certificate.basicConstraints = { ca };
+        if (pathNode) {
+          const length = derReadInteger(pathNode);
+          if (length < 0n || length > 255n || !ca) throw new CertificateError("basic constraints: path length out of range or without cA");
+          certificate.basicConstraints.pathLength = Number(length);
+        }
+        break;
       }
-      let pathLength: number | undefined;
-      if (sequence.children[index]?.tag === Der.INTEGER) {
-        const length = derReadInteger(sequence.children[index]!);
-        if (length < 0n || length > 255n) throw new CertificateError("basic constraints: path length out of range");
-        if (!ca) throw new CertificateError("basic constraints: path length without cA");
-        pathLength = Number(length);
-        index++;
+      case Oid.keyUsage:
+        certificate.keyUsage = readKeyUsageBits(decodeDer(value));
+        break;
+      case Oid.extendedKeyUsage: {
+        const purposes = expectTag(decodeDer(value), Der.SEQUENCE, "extended key usage").children;
+        if (purposes.length === 0) throw new CertificateError("extended key usage: empty");
+        certificate.extendedKeyUsage = purposes.map((child) => derReadOid(expectTag(child, Der.OID, "key purpose")));
+        break;
       }
-      if (index !== sequence.children.length) throw new CertificateError("basic constraints: unexpected content");
-      certificate.basicConstraints = pathLength === undefined ? { ca } : { ca, pathLength };
-      return;
+      case Oid.subjectKeyIdentifier:
+        certificate.subjectKeyId = expectTag(decodeDer(value), Der.OCTET_STRING, "subject key identifier").contents;
+        break;
+      case Oid.authorityKeyIdentifier:
+        for (const child of expectTag(decodeDer(value), Der.SEQUENCE, "authority key identifier").children) {
+          if (child.tag === 0x80) certificate.authorityKeyId = child.contents;
+          else if (child.tag !== 0xa1 && child.tag !== 0x82) throw new CertificateError("authority key identifier: unexpected field");
+        }
     }
-    case Oid.keyUsage:
-      certificate.keyUsage = readKeyUsageBits(decodeDer(value));
-      return;
-    case Oid.extendedKeyUsage: {
-      const sequence = expectTag(decodeDer(value), Der.SEQUENCE, "extended key usage");
-      if (sequence.children.length === 0) throw new CertificateError("extended key usage: empty");
-      certificate.extendedKeyUsage = sequence.children.map((child) => derReadOid(expectTag(child, Der.OID, "key purpose")));
-      return;
-    }
-    case Oid.subjectKeyIdentifier:
-      certificate.subjectKeyId = expectTag(decodeDer(value), Der.OCTET_STRING, "subject key identifier").contents;
-      return;
-    case Oid.authorityKeyIdentifier: {
-      const sequence = expectTag(decodeDer(value), Der.SEQUENCE, "authority key identifier");
-      for (const child of sequence.children) {
-        if (child.tag === 0x80) certificate.authorityKeyId = child.contents;
-        else if (child.tag !== 0xa1 && child.tag !== 0x82) throw new CertificateError("authority key identifier: unexpected field");
-      }
-      return;
-    }
-    default:
-      return;
   }
 }
 
@@ -379,45 +338,36 @@ function interpretExtension(oid: string, value: Uint8Array, certificate: X509Cer
 export function parseX509(der: Uint8Array): X509Certificate {
   return withContext("X.509 certificate", () => {
     if (der.length > MAX_X509_LENGTH) throw new CertificateError(`${der.length} bytes is larger than ${MAX_X509_LENGTH}`);
-    const root = expectTag(decodeDer(der), Der.SEQUENCE, "Certificate");
-    if (root.children.length !== 3) throw new CertificateError("expected tbsCertificate, signatureAlgorithm and signatureValue");
-    const tbs = expectTag(root.children[0], Der.SEQUENCE, "tbsCertificate");
-    readSignatureAlgorithm(root.children[1], "signatureAlgorithm");
-    const signature = readSignatureBitString(root.children[2]);
-
-    const fields = tbs.children;
-    const version = expectTag(fields[0], 0xa0, "version (only v3 is supported)");
-    if (version.children.length !== 1 || derReadInteger(expectTag(version.children[0], Der.INTEGER, "version")) !== 2n) {
+    const [tbs, signatureAlgorithm, signatureValue, extra] = expectTag(decodeDer(der), Der.SEQUENCE, "Certificate").children;
+    if (extra) throw new CertificateError("unexpected content after the signature");
+    const fields = expectTag(tbs, Der.SEQUENCE, "tbsCertificate").children;
+    readAlgorithm(signatureAlgorithm, Oid.ecdsaWithSha256, "signatureAlgorithm");
+    const signature = readSignatureBitString(signatureValue);
+    const [version, serialNode, innerAlgorithm, issuerNode, validity, subjectNode, keyInfo, extensions, afterExtensions] = fields;
+    const versionFields = expectTag(version, 0xa0, "version (only v3 is supported)").children;
+    if (versionFields.length !== 1 || derReadInteger(expectTag(versionFields[0], Der.INTEGER, "version")) !== 2n) {
       throw new CertificateError("only X.509 v3 is supported");
     }
-    const serialNode = expectTag(fields[1], Der.INTEGER, "serialNumber");
-    derReadInteger(serialNode); // rejects non-minimal encodings
-    checkSerialNumber(serialNode.contents);
-    readSignatureAlgorithm(fields[2], "signature");
-    const issuer = parseName(fields[3], "issuer");
-    const validity = expectTag(fields[4], Der.SEQUENCE, "validity");
-    if (validity.children.length !== 2) throw new CertificateError("validity: expected notBefore and notAfter");
-    const notBefore = derReadTime(validity.children[0]!);
-    const notAfter = derReadTime(validity.children[1]!);
-    const subject = parseName(fields[5], "subject");
-    const publicKey = parseSubjectPublicKeyInfo(fields[6]);
-
+    derReadInteger(expectTag(serialNode, Der.INTEGER, "serialNumber")); // rejects non-minimal encodings
+    checkSerialNumber(serialNode!.contents);
+    readAlgorithm(innerAlgorithm, Oid.ecdsaWithSha256, "signature");
+    const [notBefore, notAfter, extraTime] = expectTag(validity, Der.SEQUENCE, "validity").children;
+    if (!notAfter || extraTime) throw new CertificateError("validity: expected notBefore and notAfter");
     const certificate: X509Certificate = {
       der,
-      tbs: tbs.raw,
-      serialNumber: serialNode.contents,
-      issuer,
-      issuerDer: fields[3]!.raw,
-      subject,
-      subjectDer: fields[5]!.raw,
-      notBefore,
-      notAfter,
-      publicKey,
+      tbs: tbs!.raw,
+      serialNumber: serialNode!.contents,
+      issuer: parseName(issuerNode, "issuer"),
+      issuerDer: issuerNode!.raw,
+      subject: parseName(subjectNode, "subject"),
+      subjectDer: subjectNode!.raw,
+      notBefore: derReadTime(notBefore!),
+      notAfter: derReadTime(notAfter),
+      publicKey: parseSubjectPublicKeyInfo(keyInfo),
       extensions: [],
       signature,
     };
-    const extensions = fields[7];
-    if (!extensions || extensions.tag !== 0xa3 || fields.length !== 8) {
+    if (extensions?.tag !== 0xa3 || afterExtensions) {
       throw new CertificateError("tbsCertificate must end with the extensions (unique identifiers are not supported)");
     }
     parseExtensions(extensions, certificate);

@@ -48,8 +48,9 @@ const HIGH_TAG_NUMBER = 0x1f;
 
 /** PrintableString's character set (X.680 41.4). */
 export const PRINTABLE_STRING = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+/** IA5String's character set: ASCII. */
 // eslint-disable-next-line no-control-regex
-const ASCII = /^[\x00-\x7f]*$/;
+export const IA5_STRING = /^[\x00-\x7f]*$/;
 
 function fail(problem: string, at: number): never {
   throw new CodecError(`DER: ${problem} at offset ${at}`);
@@ -198,7 +199,7 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
 /** A UTF8String, PrintableString or IA5String, its characters checked against the type. */
 export function derString(tag: number, text: string): Uint8Array {
   const name = tag === Der.PrintableString ? "PrintableString" : "IA5String";
-  if (tag !== Der.UTF8String && !(tag === Der.PrintableString ? PRINTABLE_STRING : ASCII).test(text)) {
+  if (tag !== Der.UTF8String && !(tag === Der.PrintableString ? PRINTABLE_STRING : IA5_STRING).test(text)) {
     throw new CodecError(`DER: '${text}' has characters outside ${name}`);
   }
   return derElement(tag, utf8Encode(text));
@@ -372,7 +373,7 @@ function latin1(octets: Uint8Array): string {
 /** Character sets of the single-byte string types; TeletexString is read as Latin-1, unchecked. */
 const CHARSETS: Record<number, [string, RegExp]> = {
   [Der.PrintableString]: ["PrintableString", PRINTABLE_STRING],
-  [Der.IA5String]: ["IA5String", ASCII],
+  [Der.IA5String]: ["IA5String", IA5_STRING],
   [Der.NumericString]: ["NumericString", /^[ 0-9]*$/],
   [Der.VisibleString]: ["VisibleString", /^[ -~]*$/],
   [Der.TeletexString]: ["TeletexString", /^/],
