@@ -51,7 +51,7 @@ export function encodeBleServiceData(info: BleAdvertisementInfo): Uint8Array {
 }
 
 export function decodeBleServiceData(data: Uint8Array): DecodedBleAdvertisement {
-  if (data.length !== BLE_SERVICE_DATA_LENGTH) throw new RangeError(`Matter BLE service data is ${BLE_SERVICE_DATA_LENGTH} bytes, got ${data.length}`);
+  if (data.length !== BLE_SERVICE_DATA_LENGTH) throw new RangeError(`BLE service data of ${data.length} bytes`);
   const word = data[1]! | (data[2]! << 8);
   return {
     opcode: data[0]!,

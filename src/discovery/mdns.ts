@@ -194,6 +194,11 @@ function inRecord(name: string, type: number, data: DnsRecord["data"], unique = 
   return { name, type, class: DNS_CLASS_IN, cacheFlush: unique, ttl, data };
 }
 
+/** When a record was last multicast is kept per address family. */
+function multicastKey(family: AddressFamily, record: DnsRecord): string {
+  return `${family}|${recordKey(record)}`;
+}
+
 function isAddress(record: DnsRecord): boolean {
   return record.type === DnsType.A || record.type === DnsType.AAAA;
 }
@@ -670,7 +675,7 @@ export class MdnsResponder implements MdnsQuerier {
         if (legacy || question.unicastResponse) {
           unicast.set(key, record);
           // RFC 6762 5.4: also multicast when the record has not been multicast for a quarter TTL.
-          const last = this.lastMulticast.get(`${family}|${key}`);
+          const last = this.lastMulticast.get(multicastKey(family, record));
           if (!legacy && (last === undefined || this.clock.now() - last > (record.ttl * 1000) / 4)) multicast.set(key, record);
         } else {
           multicast.set(key, record);
@@ -678,9 +683,10 @@ export class MdnsResponder implements MdnsQuerier {
       }
     }
 
+    const additionalsFor = (answers: DnsRecord[]) => this.additionalsFor(answers, records).filter((record) => !suppressed(record));
     if (unicast.size > 0) {
       const answers = [...unicast.values()];
-      const additionals = this.additionalsFor(answers, records).filter((record) => !suppressed(record));
+      const additionals = additionalsFor(answers);
       if (legacy) {
         const cap = (record: DnsRecord) => ({ ...record, cacheFlush: false, ttl: Math.min(record.ttl, LEGACY_UNICAST_TTL) });
         this.sendPackets(answers.map(cap), additionals.map(cap), (packet) => this.sendTo(packet, from), { id: message.id, questions: answeredQuestions });
@@ -690,7 +696,7 @@ export class MdnsResponder implements MdnsQuerier {
     }
     if (multicast.size > 0) {
       const answers = [...multicast.values()];
-      const additionals = this.additionalsFor(answers, records).filter((record) => !suppressed(record));
+      const additionals = additionalsFor(answers);
       const allUnique = answers.every(isUnique);
       const delay = message.truncated
         ? TRUNCATED_DELAY_MIN_MS + this.randomDelay(SHARED_DELAY_SPREAD_MS)
@@ -744,7 +750,7 @@ export class MdnsResponder implements MdnsQuerier {
   private queueMulticast(family: AddressFamily, answers: DnsRecord[], additionals: DnsRecord[], delayMs: number, rateLimitMs: number): void {
     const now = this.clock.now();
     const due = answers.filter((record) => {
-      const last = this.lastMulticast.get(`${family}|${recordKey(record)}`);
+      const last = this.lastMulticast.get(multicastKey(family, record));
       return last === undefined || now - last >= rateLimitMs;
     });
     if (due.length === 0) return;
@@ -791,13 +797,13 @@ export class MdnsResponder implements MdnsQuerier {
     const goodbyes = records.map((record) => ({ ...record, ttl: 0 }));
     for (const family of this.sockets.keys()) {
       this.sendPackets(goodbyes, [], (packet) => this.sendToGroup(family, packet));
-      for (const record of records) this.lastMulticast.delete(`${family}|${recordKey(record)}`);
+      for (const record of records) this.lastMulticast.delete(multicastKey(family, record));
     }
   }
 
   private noteMulticast(family: AddressFamily, records: DnsRecord[]): void {
     const now = this.clock.now();
-    for (const record of records) this.lastMulticast.set(`${family}|${recordKey(record)}`, now);
+    for (const record of records) this.lastMulticast.set(multicastKey(family, record), now);
     // Bounded: only records that still exist are remembered.
     if (this.lastMulticast.size > 512) this.lastMulticast.clear();
   }

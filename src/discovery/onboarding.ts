@@ -77,7 +77,7 @@ function permute(digit: number, times: number): number {
 }
 
 function verhoeffSum(digits: string, firstPosition: number): number {
-  if (!/^[0-9]*$/.test(digits)) throw new OnboardingError(`Verhoeff: '${digits}' is not a string of decimal digits`);
+  if (!/^[0-9]*$/.test(digits)) throw new OnboardingError(`Verhoeff: '${digits}' not decimal digits`);
   let check = 0;
   for (let i = 0; i < digits.length; i++) {
     const digit = digits.charCodeAt(digits.length - 1 - i) - 0x30;
@@ -119,16 +119,16 @@ const PADDING_BITS = 4;
 
 function checkField(name: string, value: unknown, bits: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value >= 2 ** bits) {
-    throw new OnboardingError(`${name} must be an integer from 0 to ${2 ** bits - 1} (got ${String(value)})`);
+    throw new OnboardingError(`${name} ${String(value)} not in 0..${2 ** bits - 1}`);
   }
   return value;
 }
 
 function checkCommonConstraints(version: number, vendorId: number, productId: number, passcode: number): void {
-  if (version !== 0) throw new OnboardingError(`version ${version} is not supported (only 0)`);
-  if (!isValidPasscode(passcode)) throw new OnboardingError(`passcode ${passcode} is not allowed (1..99999998, not a trivial sequence)`);
+  if (version !== 0) throw new OnboardingError(`version ${version} unsupported`);
+  if (!isValidPasscode(passcode)) throw new OnboardingError(`passcode ${passcode} is not allowed`);
   if (vendorId !== 0 && vendorId > 0xfff4) throw new OnboardingError(`vendor id 0x${vendorId.toString(16)} is not a valid vendor id`);
-  if (productId === 0 && vendorId !== 0) throw new OnboardingError("product id 0 is only allowed with vendor id 0");
+  if (productId === 0 && vendorId !== 0) throw new OnboardingError("product id 0 needs vendor id 0");
 }
 
 function checkFlow(flow: number): void {
@@ -139,7 +139,7 @@ function checkFlow(flow: number): void {
 export function encodeQrPayload(p: OnboardingPayload): string {
   const values = QR_FIELDS.map((field) => checkField(field.name, p[field.name], field.bits));
   checkFlow(p.commissioningFlow);
-  if (p.rendezvousInformation & ~KNOWN_RENDEZVOUS_BITS) throw new OnboardingError(`rendezvous information 0x${p.rendezvousInformation.toString(16)} has reserved bits set`);
+  if (p.rendezvousInformation & ~KNOWN_RENDEZVOUS_BITS) throw new OnboardingError(`rendezvous 0x${p.rendezvousInformation.toString(16)}: reserved bits`);
   checkCommonConstraints(p.version, p.vendorId, p.productId, p.passcode);
   const packed = new Uint8Array(PACKED_BYTES);
   let bit = 0;

@@ -17,7 +17,7 @@ export const ROTATING_ID_COUNTER_KEY = "rdi.counter";
 
 export function rotatingDeviceId(uniqueId: Uint8Array, lifetimeCounter: number): Uint8Array {
   if (uniqueId.length < ROTATING_ID_MIN_UNIQUE_ID_LENGTH) {
-    throw new RangeError(`the rotating id unique id must be at least ${ROTATING_ID_MIN_UNIQUE_ID_LENGTH} bytes, got ${uniqueId.length}`);
+    throw new RangeError(`rotating id: unique id of ${uniqueId.length} bytes, at least 16 needed`);
   }
   if (!Number.isInteger(lifetimeCounter) || lifetimeCounter < 0 || lifetimeCounter > 0xffff) {
     throw new RangeError(`lifetime counter ${lifetimeCounter} is outside 0..65535`);

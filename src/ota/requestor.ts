@@ -179,8 +179,8 @@ function decodeApplied(bytes: Uint8Array): AppliedRecord {
 class AttemptFailure extends Error {
   constructor(
     message: string,
-    readonly reason: number,
-    readonly fault: number,
+    readonly fault: number = OtaFault.transferFailed,
+    readonly reason: number = ChangeReason.Failure,
   ) {
     super(message);
   }
@@ -331,10 +331,12 @@ export class OtaRequestor extends ClusterServer {
         this.log("warn", `OTA: provider ${candidate.providerNodeId.toString(16)} unreachable: ${(error as Error).message}`);
       }
     }
-    if (!target || !provider) {
+    // Nothing reachable, or no usable answer: back to Idle, failed.
+    const queryFailed = (): OtaOutcome => {
       this.transition(UpdateState.Idle, ChangeReason.Failure, null);
       return "failed";
-    }
+    };
+    if (!target || !provider) return queryFailed();
 
     let answer;
     try {
@@ -351,8 +353,7 @@ export class OtaRequestor extends ClusterServer {
       answer = await queryImage(target, query);
     } catch (error) {
       this.log("warn", `OTA: QueryImage failed: ${(error as Error).message}`);
-      this.transition(UpdateState.Idle, ChangeReason.Failure, null);
-      return "failed";
+      return queryFailed();
     }
     if (answer.status === QueryStatus.Busy) {
       this.transition(UpdateState.DelayedOnQuery, ChangeReason.DelayByProvider, null);
@@ -369,8 +370,8 @@ export class OtaRequestor extends ClusterServer {
     let bytes = 0;
     try {
       const { nodeId, fileDesignator } = parseBdxImageUri(answer.imageUri!);
-      if (nodeId !== provider.providerNodeId) throw new AttemptFailure(`image on node ${nodeId.toString(16)}, not the provider`, ChangeReason.Failure, OtaFault.transferFailed);
-      if (version <= options.softwareVersion) throw new AttemptFailure(`offered version ${version} not newer`, ChangeReason.Failure, OtaFault.notNewer);
+      if (nodeId !== provider.providerNodeId) throw new AttemptFailure(`image on node ${nodeId.toString(16)}, not the provider`);
+      if (version <= options.softwareVersion) throw new AttemptFailure(`offered version ${version} not newer`, OtaFault.notNewer);
       this.transition(UpdateState.Downloading, ChangeReason.Success, version);
       const writer = await this.download(target, fileDesignator, version, (received) => (bytes = received));
       return await this.apply(target, provider, writer, token, version);
@@ -390,12 +391,12 @@ export class OtaRequestor extends ClusterServer {
 
   private describeFailure(error: unknown): AttemptFailure {
     if (error instanceof AttemptFailure) return error;
-    if (error instanceof OtaImageError) return new AttemptFailure(error.message, ChangeReason.Failure, error.fault);
+    if (error instanceof OtaImageError) return new AttemptFailure(error.message, error.fault);
     if (error instanceof BdxError) {
       const timeout = !error.byPeer && error.status === BdxStatus.transferFailedUnknownError;
-      return new AttemptFailure(error.message, timeout ? ChangeReason.TimeOut : ChangeReason.Failure, OtaFault.transferFailed);
+      return new AttemptFailure(error.message, OtaFault.transferFailed, timeout ? ChangeReason.TimeOut : ChangeReason.Failure);
     }
-    return new AttemptFailure((error as Error)?.message ?? String(error), ChangeReason.Failure, OtaFault.transferFailed);
+    return new AttemptFailure((error as Error)?.message ?? String(error));
   }
 
   /** BDX into the update slot; resumes an interrupted download of the same image where it can. */
@@ -403,7 +404,7 @@ export class OtaRequestor extends ClusterServer {
     const options = this.options;
     const slot = options.boot.updateSlot();
     const partition = options.flash.open(slot);
-    if (!partition) throw new AttemptFailure(`no update partition ${slot}`, ChangeReason.Failure, OtaFault.flashError);
+    if (!partition) throw new AttemptFailure(`no update partition ${slot}`, OtaFault.flashError);
     const writer = new OtaSlotWriter({
       partition,
       slot,
@@ -479,7 +480,7 @@ export class OtaRequestor extends ClusterServer {
       }
       if (answer.action !== ApplyAction.AwaitNextAction || attempt >= (options.maxApplyAttempts ?? 5)) {
         writer.discard();
-        throw new AttemptFailure(`ApplyUpdateResponse action ${answer.action} after ${attempt} requests`, ChangeReason.Failure, OtaFault.transferFailed);
+        throw new AttemptFailure(`ApplyUpdateResponse action ${answer.action} after ${attempt} requests`);
       }
       this.transition(UpdateState.DelayedOnApply, ChangeReason.DelayByProvider, version);
       await this.sleep(Math.max(delayMs, 1000));

@@ -53,7 +53,7 @@ export interface FabricCredentials {
 
 /** IPK = HKDF(epoch key, salt = compressed fabric id, "GroupKey v1.0", 16) (spec 4.17.2.1). */
 export function deriveIpk(epochKey: Uint8Array, compressedId: Uint8Array): Uint8Array {
-  if (epochKey.length !== IPK_LENGTH) throw new SecureChannelError(`an IPK epoch key is ${IPK_LENGTH} bytes, got ${epochKey.length}`);
+  if (epochKey.length !== IPK_LENGTH) throw new SecureChannelError(`IPK epoch key of ${epochKey.length} bytes`);
   return hkdfSha256(epochKey, compressedId, utf8Encode(GROUP_KEY_INFO), IPK_LENGTH);
 }
 
@@ -116,7 +116,7 @@ export class FabricTable implements FabricLookup {
    * CertificateError or SecureChannelError when a check fails.
    */
   add(credentials: FabricCredentials): CaseFabric {
-    if (this.entries.size >= this.maxFabrics) throw new SecureChannelError(`the fabric table is full (${this.maxFabrics} fabrics)`);
+    if (this.entries.size >= this.maxFabrics) throw new SecureChannelError(`fabric table full (${this.maxFabrics})`);
     const chain = validateOperationalChain({
       rcac: credentials.rcac,
       noc: credentials.noc,
@@ -125,12 +125,12 @@ export class FabricTable implements FabricLookup {
     const privateKey = credentials.operationalPrivateKey.slice();
     if (!bytesEqual(publicKeyFromPrivate(privateKey), chain.nocPublicKey)) {
       privateKey.fill(0);
-      throw new SecureChannelError("the operational private key does not match the NOC's public key");
+      throw new SecureChannelError("operational key does not match the NOC");
     }
     for (const existing of this.entries.values()) {
       if (existing.fabricId === chain.fabricId && bytesEqual(existing.rootPublicKey, chain.rootPublicKey)) {
         privateKey.fill(0);
-        throw new SecureChannelError(`fabric 0x${chain.fabricId.toString(16)} under this root is already present (index ${existing.fabricIndex})`);
+        throw new SecureChannelError(`fabric 0x${chain.fabricId.toString(16)} already present`);
       }
     }
     let fabricIndex = 1;

@@ -59,7 +59,7 @@ export function localSessionParameters(mrp: SessionParameters = DEFAULT_SESSION_
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`${name} ${value} is outside 0..${max}`);
   }
-  if (parameters.maxPathsPerInvoke < 1) throw new RangeError("max paths per invoke must be at least 1");
+  if (parameters.maxPathsPerInvoke < 1) throw new RangeError("max paths per invoke 0");
   return parameters;
 }
 
@@ -78,7 +78,7 @@ export function writeSessionParameters(writer: TlvWriter, tag: number, parameter
 
 function optionalBounded(struct: TlvStruct, tag: number, max: number, what: string): number | undefined {
   const value = struct.optionalUint(tag);
-  if (value !== undefined && value > max) throw new RangeError(`${what} ${value} does not fit its ${max === 0xffff ? 16 : 32}-bit field`);
+  if (value !== undefined && value > max) throw new RangeError(`${what} ${value} over ${max}`);
   return value;
 }
 

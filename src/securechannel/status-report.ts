@@ -75,7 +75,7 @@ export function encodeStatusReport(report: StatusReport): Uint8Array {
 
 /** CodecError when the report is shorter than its fixed 8-byte header. */
 export function decodeStatusReport(payload: Uint8Array): StatusReport {
-  if (payload.length < HEADER_LENGTH) throw new CodecError(`StatusReport of ${payload.length} bytes is shorter than its ${HEADER_LENGTH}-byte header`);
+  if (payload.length < HEADER_LENGTH) throw new CodecError(`StatusReport of ${payload.length} bytes`);
   const reader = new ByteReader(payload);
   const generalCode = reader.u16le();
   const protocolId = reader.u16le();

@@ -30,7 +30,7 @@ export class SessionCounter {
   private nextValue: number;
 
   constructor(initial: number) {
-    if (!Number.isInteger(initial) || initial < 0 || initial > MAX_COUNTER) throw new RangeError(`invalid initial message counter ${initial}`);
+    if (!Number.isInteger(initial) || initial < 0 || initial > MAX_COUNTER) throw new RangeError(`initial counter ${initial}`);
     this.nextValue = initial;
   }
 
@@ -44,7 +44,7 @@ export class SessionCounter {
   }
 
   next(): number {
-    if (this.nextValue > MAX_COUNTER) throw new CounterExhaustedError("the session's message counter is exhausted");
+    if (this.nextValue > MAX_COUNTER) throw new CounterExhaustedError("message counter exhausted");
     return this.nextValue++;
   }
 }

@@ -66,7 +66,7 @@ export class RetransmissionTable<Owner> {
   }
 
   add(entry: RetransmissionEntry<Owner>): void {
-    if (this.entries.length >= this.capacity) throw new RetransmissionTableFullError(`all ${this.capacity} retransmission slots are in use`);
+    if (this.entries.length >= this.capacity) throw new RetransmissionTableFullError(`all ${this.capacity} retransmission slots in use`);
     this.entries.push(entry);
   }
 
