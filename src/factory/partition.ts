@@ -14,10 +14,10 @@
 // reader refuses an image that is corrupt, truncated or inconsistent (the DAC key does not match
 // the DAC, the DAC does not chain to the PAI, VID/PID disagree with the certificates or the CD)
 // with a FactoryDataError naming the field, rather than booting with half an identity.
-import { ByteReader, ByteWriter, bytesEqual, concatBytes } from "../codec/bytes";
+import { ByteWriter, bytesEqual, concatBytes, utf8Length } from "../codec/bytes";
 import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
 import { ecdsaSign, isValidPublicKey, publicKeyFromPrivate, sha256 } from "../crypto";
-import { parseAttestationCertificate, validateDacAgainstPai, type AttestationCertificate } from "../certs/attestation";
+import { parseAttestationCertificate, validateDacAgainstPai } from "../certs/attestation";
 import { decodeCdContent, parseSignedCd, MAX_CD_LENGTH, type CertificationDeclaration } from "../certs/cd";
 import type { FlashPartition } from "../platform";
 
@@ -103,31 +103,36 @@ interface FieldSpec {
   /** Inclusive bounds: the value range for uint, the length (bytes for utf8 and bytes). */
   min: number;
   max: number;
-  optional?: boolean;
+  optional: boolean;
 }
 
-/** The payload fields, in the order the writer puts them. */
-const FIELDS: readonly FieldSpec[] = [
-  { tag: 1, name: "vendorId", kind: "uint", min: 1, max: 0xfffe },
-  { tag: 2, name: "productId", kind: "uint", min: 1, max: 0xffff },
-  { tag: 3, name: "vendorName", kind: "utf8", min: 1, max: 32 },
-  { tag: 4, name: "productName", kind: "utf8", min: 1, max: 32 },
-  { tag: 5, name: "hardwareVersion", kind: "uint", min: 0, max: 0xffff },
-  { tag: 6, name: "hardwareVersionString", kind: "utf8", min: 1, max: 64 },
-  { tag: 7, name: "serialNumber", kind: "utf8", min: 1, max: 32 },
-  { tag: 8, name: "discriminator", kind: "uint", min: 0, max: 0xfff },
-  { tag: 9, name: "passcode", kind: "uint", min: 1, max: 99999998, optional: true },
-  { tag: 10, name: "pbkdfIterations", kind: "uint", min: 1000, max: 100000 },
-  { tag: 11, name: "pbkdfSalt", kind: "bytes", min: 16, max: 32 },
-  { tag: 12, name: "spake2pW0", kind: "bytes", min: 32, max: 32 },
-  { tag: 13, name: "spake2pL", kind: "bytes", min: 65, max: 65 },
-  { tag: 14, name: "rotatingDeviceIdUniqueId", kind: "bytes", min: 16, max: 32 },
-  { tag: 15, name: "dacCertificate", kind: "bytes", min: 1, max: MAX_ATTESTATION_CERT_LENGTH },
-  { tag: 16, name: "dacPrivateKey", kind: "bytes", min: 32, max: 32 },
-  { tag: 17, name: "paiCertificate", kind: "bytes", min: 1, max: MAX_ATTESTATION_CERT_LENGTH },
-  { tag: 18, name: "certificationDeclaration", kind: "bytes", min: 1, max: MAX_CD_LENGTH },
-  { tag: 19, name: "firmwareSigningKey", kind: "bytes", min: 65, max: 65 },
-];
+/** The payload fields, in the order the writer puts them; the n-th has context tag n. */
+const FIELDS: readonly FieldSpec[] = (
+  [
+    ["vendorId", "uint", 1, 0xfffe],
+    ["productId", "uint", 1, 0xffff],
+    ["vendorName", "utf8", 1, 32],
+    ["productName", "utf8", 1, 32],
+    ["hardwareVersion", "uint", 0, 0xffff],
+    ["hardwareVersionString", "utf8", 1, 64],
+    ["serialNumber", "utf8", 1, 32],
+    ["discriminator", "uint", 0, 0xfff],
+    ["passcode", "uint", 1, 99999998],
+    ["pbkdfIterations", "uint", 1000, 100000],
+    ["pbkdfSalt", "bytes", 16, 32],
+    ["spake2pW0", "bytes", 32, 32],
+    ["spake2pL", "bytes", 65, 65],
+    ["rotatingDeviceIdUniqueId", "bytes", 16, 32],
+    ["dacCertificate", "bytes", 1, MAX_ATTESTATION_CERT_LENGTH],
+    ["dacPrivateKey", "bytes", 32, 32],
+    ["paiCertificate", "bytes", 1, MAX_ATTESTATION_CERT_LENGTH],
+    ["certificationDeclaration", "bytes", 1, MAX_CD_LENGTH],
+    ["firmwareSigningKey", "bytes", 65, 65],
+  ] as const
+).map(([name, kind, min, max], index) => ({ tag: index + 1, name, kind, min, max, optional: name === "passcode" }));
+
+/** Fields that reach the device only inside DeviceAttestation (or, for the CD, decoded). */
+const ATTESTATION_FIELDS: string[] = ["dacCertificate", "dacPrivateKey", "paiCertificate", "certificationDeclaration"];
 
 /** Wraps a payload in the header and digest. Exposed so tests can seal deliberately bad payloads. */
 export function sealFactoryPayload(payload: Uint8Array): Uint8Array {
@@ -187,17 +192,13 @@ function readHeader(header: Uint8Array, available: number): number {
   for (let i = 0; i < 4; i++) {
     if (header[i] !== FACTORY_MAGIC.charCodeAt(i)) throw new FactoryDataError("magic", "not a factory data image");
   }
-  const reader = new ByteReader(header.subarray(4, FACTORY_HEADER_LENGTH));
-  const version = reader.u16le();
-  if (version !== FACTORY_FORMAT_VERSION) {
-    throw new FactoryDataError("version", `format version ${version} is not supported (expected ${FACTORY_FORMAT_VERSION})`);
-  }
-  if (reader.u16le() !== 0) throw new FactoryDataError("version", "reserved header bytes are not zero");
-  const length = reader.u32le();
+  const view = new DataView(header.buffer, header.byteOffset, FACTORY_HEADER_LENGTH);
+  const version = view.getUint16(4, true);
+  if (version !== FACTORY_FORMAT_VERSION) throw new FactoryDataError("version", `format version ${version} is not supported`);
+  if (view.getUint16(6, true) !== 0) throw new FactoryDataError("version", "reserved header bytes are not zero");
+  const length = view.getUint32(8, true);
   if (length > MAX_PAYLOAD_LENGTH) throw new FactoryDataError("length", `payload length ${length} exceeds the partition`);
-  if (FACTORY_HEADER_LENGTH + length + FACTORY_DIGEST_LENGTH > available) {
-    throw new FactoryDataError("length", `payload length ${length} runs past the end of the image (truncated?)`);
-  }
+  if (FACTORY_HEADER_LENGTH + length + FACTORY_DIGEST_LENGTH > available) throw new FactoryDataError("length", `payload length ${length} is past the end (truncated?)`);
   return length;
 }
 
@@ -212,159 +213,104 @@ function readFields(payload: Uint8Array): RawFields {
   }
   if (root.type !== "structure" || root.tag !== undefined) throw new FactoryDataError("payload", "is not an anonymous TLV structure");
   const fields: RawFields = {};
-  const seen = new Set<number>();
-  for (const element of root.value as TlvElement[]) {
-    const spec = FIELDS.find((candidate) => candidate.tag === element.tag);
-    if (!spec) throw new FactoryDataError("payload", `unknown field tag ${String(element.tag)}`);
-    if (seen.has(spec.tag)) throw new FactoryDataError(spec.name, "appears twice");
-    seen.add(spec.tag);
-    if (element.type !== spec.kind) throw new FactoryDataError(spec.name, `must be ${spec.kind}, found ${element.type}`);
-    if (spec.kind === "uint") {
-      const value = element.value;
-      if (typeof value !== "number" || value < spec.min || value > spec.max) {
-        throw new FactoryDataError(spec.name, `${String(value)} is outside ${spec.min}..${spec.max}`);
-      }
-      fields[spec.name] = value;
-    } else {
-      const value = element.value as string | Uint8Array;
-      const length = typeof value === "string" ? utf8Length(value) : value.length;
-      if (length < spec.min || length > spec.max) {
-        throw new FactoryDataError(spec.name, `length ${length} is outside ${spec.min}..${spec.max}`);
-      }
-      fields[spec.name] = value;
+  for (const { tag, type, value } of root.value as TlvElement[]) {
+    const spec = typeof tag === "number" ? FIELDS[tag - 1] : undefined;
+    if (!spec) throw new FactoryDataError("payload", `unknown field tag ${String(tag)}`);
+    const { name, kind, min, max } = spec;
+    if (fields[name] !== undefined) throw new FactoryDataError(name, "appears twice");
+    if (type !== kind) throw new FactoryDataError(name, `must be ${kind}, found ${type}`);
+    const checked = kind === "uint" ? value : typeof value === "string" ? utf8Length(value) : (value as Uint8Array).length;
+    if (typeof checked !== "number" || checked < min || checked > max) {
+      throw new FactoryDataError(name, `${kind === "uint" ? "" : "length "}${String(checked)} is outside ${min}..${max}`);
     }
+    fields[name] = value as number | string | Uint8Array;
   }
-  for (const spec of FIELDS) {
-    if (!spec.optional && fields[spec.name] === undefined) throw new FactoryDataError(spec.name, "is missing");
+  for (const { name, optional } of FIELDS) {
+    if (!optional && fields[name] === undefined) throw new FactoryDataError(name, "is missing");
   }
   return fields;
 }
 
-function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) length += 1;
-    else if (code < 0x800) length += 2;
-    else if (code >= 0xd800 && code <= 0xdbff) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  return length;
-}
-
-function parseCertificate(der: Uint8Array, field: string): AttestationCertificate {
+/** Runs `check`, reporting its failure as a FactoryDataError of `field`. */
+function forField<T>(field: string, check: () => T): T {
   try {
-    return parseAttestationCertificate(der);
+    return check();
   } catch (error) {
     throw new FactoryDataError(field, (error as Error).message);
   }
 }
 
-function checkConsistency(fields: RawFields): { certificationDeclaration: CertificationDeclaration } {
-  const vendorId = fields.vendorId as number;
-  const productId = fields.productId as number;
-  if (fields.passcode !== undefined && !isValidSetupPasscode(fields.passcode as number)) {
-    throw new FactoryDataError("passcode", "is one of the forbidden trivial passcodes");
-  }
-  const w0 = fields.spake2pW0 as Uint8Array;
-  let w0Value = 0n;
-  for (const byte of w0) w0Value = (w0Value << 8n) | BigInt(byte);
-  if (w0Value >= P256_ORDER) throw new FactoryDataError("spake2pW0", "is not reduced modulo the P-256 group order");
-  if (!isValidPublicKey(fields.spake2pL as Uint8Array)) throw new FactoryDataError("spake2pL", "is not a valid P-256 point");
-  if (!isValidPublicKey(fields.firmwareSigningKey as Uint8Array)) {
-    throw new FactoryDataError("firmwareSigningKey", "is not a valid uncompressed P-256 public key");
-  }
+const hex = (value: number | undefined) => "0x" + value!.toString(16).toUpperCase().padStart(4, "0");
 
-  const dac = parseCertificate(fields.dacCertificate as Uint8Array, "dacCertificate");
-  const pai = parseCertificate(fields.paiCertificate as Uint8Array, "paiCertificate");
-  let dacPublicKey: Uint8Array;
+function checkConsistency(fields: RawFields): CertificationDeclaration {
+  const { vendorId, productId, passcode } = fields as { vendorId: number; productId: number; passcode?: number };
+  if (passcode !== undefined && !isValidSetupPasscode(passcode)) throw new FactoryDataError("passcode", "is one of the forbidden trivial passcodes");
+  let w0 = 0n;
+  for (const byte of fields.spake2pW0 as Uint8Array) w0 = (w0 << 8n) | BigInt(byte);
+  if (w0 >= P256_ORDER) throw new FactoryDataError("spake2pW0", "is not reduced modulo the P-256 group order");
+  if (!isValidPublicKey(fields.spake2pL as Uint8Array)) throw new FactoryDataError("spake2pL", "is not a valid P-256 point");
+  if (!isValidPublicKey(fields.firmwareSigningKey as Uint8Array)) throw new FactoryDataError("firmwareSigningKey", "is not a valid uncompressed P-256 public key");
+
+  const dac = forField("dacCertificate", () => parseAttestationCertificate(fields.dacCertificate as Uint8Array));
+  const pai = forField("paiCertificate", () => parseAttestationCertificate(fields.paiCertificate as Uint8Array));
+  let dacPublicKey: Uint8Array | undefined;
   try {
     dacPublicKey = publicKeyFromPrivate(fields.dacPrivateKey as Uint8Array);
   } catch {
-    throw new FactoryDataError("dacPrivateKey", "is not a valid P-256 private key");
+    // reported below
   }
+  if (!dacPublicKey) throw new FactoryDataError("dacPrivateKey", "is not a valid P-256 private key");
   if (!bytesEqual(dacPublicKey, dac.x509.publicKey)) throw new FactoryDataError("dacPrivateKey", "does not match the DAC's public key");
   try {
     validateDacAgainstPai(dac, pai);
   } catch (error) {
     throw new FactoryDataError("dacCertificate", `does not chain to the PAI: ${(error as Error).message}`);
   }
-  if (dac.vendorId !== vendorId) throw new FactoryDataError("vendorId", `0x${hex(vendorId)} differs from the DAC's 0x${hex(dac.vendorId!)}`);
-  if (dac.productId !== productId) throw new FactoryDataError("productId", `0x${hex(productId)} differs from the DAC's 0x${hex(dac.productId!)}`);
+  if (dac.vendorId !== vendorId) throw new FactoryDataError("vendorId", `${hex(vendorId)} differs from the DAC's ${hex(dac.vendorId)}`);
+  if (dac.productId !== productId) throw new FactoryDataError("productId", `${hex(productId)} differs from the DAC's ${hex(dac.productId)}`);
 
   // The CD's signature is for commissioners to check against the CSA's CD signing keys, which a
   // device does not hold; here it must parse and name this vendor and product.
-  let declaration: CertificationDeclaration;
-  try {
-    declaration = decodeCdContent(parseSignedCd(fields.certificationDeclaration as Uint8Array).content);
-  } catch (error) {
-    throw new FactoryDataError("certificationDeclaration", (error as Error).message);
-  }
-  if (declaration.vendorId !== vendorId) {
-    throw new FactoryDataError("certificationDeclaration", `vendor id 0x${hex(declaration.vendorId)} differs from 0x${hex(vendorId)}`);
-  }
-  if (!declaration.productIds.includes(productId)) {
-    throw new FactoryDataError("certificationDeclaration", `does not list product id 0x${hex(productId)}`);
-  }
-  // Spec 6.2.3.1: with a DAC origin the DAC carries the origin's ids, else the CD's.
-  if (declaration.dacOriginVendorId !== undefined) {
-    if (dac.vendorId !== declaration.dacOriginVendorId || dac.productId !== declaration.dacOriginProductId) {
-      throw new FactoryDataError("certificationDeclaration", "DAC origin vendor/product ids differ from the DAC's");
-    }
-  }
-  return { certificationDeclaration: declaration };
-}
-
-function hex(value: number): string {
-  return value.toString(16).toUpperCase().padStart(4, "0");
-}
-
-function makeAttestation(dacCertificate: Uint8Array, paiCertificate: Uint8Array, cd: Uint8Array, dacPrivateKey: Uint8Array): DeviceAttestation {
-  // The key lives only in this closure: not a property, not enumerable, never serialised.
-  const key = dacPrivateKey.slice();
-  return Object.freeze({
-    dacCertificate,
-    paiCertificate,
-    certificationDeclaration: cd,
-    signWithDac: (message: Uint8Array) => ecdsaSign(key, message),
-  });
+  const cd = forField("certificationDeclaration", () => decodeCdContent(parseSignedCd(fields.certificationDeclaration as Uint8Array).content));
+  const cdProblem =
+    cd.vendorId !== vendorId
+      ? `vendor id ${hex(cd.vendorId)} differs from ${hex(vendorId)}`
+      : !cd.productIds.includes(productId)
+        ? `does not list product id ${hex(productId)}`
+        : // Spec 6.2.3.1: with a DAC origin the DAC carries the origin's ids, else the CD's.
+          cd.dacOriginVendorId !== undefined && (dac.vendorId !== cd.dacOriginVendorId || dac.productId !== cd.dacOriginProductId)
+          ? "DAC origin vendor/product ids differ from the DAC's"
+          : "";
+  if (cdProblem) throw new FactoryDataError("certificationDeclaration", cdProblem);
+  return cd;
 }
 
 /** Validates a factory image (header, digest, every field, consistency) and returns its contents. */
 export function decodeFactoryImage(image: Uint8Array): FactoryData {
   const length = readHeader(image.subarray(0, FACTORY_HEADER_LENGTH), image.length);
-  const body = image.subarray(0, FACTORY_HEADER_LENGTH + length);
-  const digest = image.subarray(FACTORY_HEADER_LENGTH + length, FACTORY_HEADER_LENGTH + length + FACTORY_DIGEST_LENGTH);
-  if (!bytesEqual(sha256(body), digest)) throw new FactoryDataError("digest", "SHA-256 does not match: the image is corrupt");
-  const fields = readFields(body.subarray(FACTORY_HEADER_LENGTH));
-  const { certificationDeclaration } = checkConsistency(fields);
-  const data: FactoryData = {
-    vendorId: fields.vendorId as number,
-    productId: fields.productId as number,
-    vendorName: fields.vendorName as string,
-    productName: fields.productName as string,
-    hardwareVersion: fields.hardwareVersion as number,
-    hardwareVersionString: fields.hardwareVersionString as string,
-    serialNumber: fields.serialNumber as string,
-    discriminator: fields.discriminator as number,
-    pbkdfIterations: fields.pbkdfIterations as number,
-    pbkdfSalt: (fields.pbkdfSalt as Uint8Array).slice(),
-    spake2pW0: (fields.spake2pW0 as Uint8Array).slice(),
-    spake2pL: (fields.spake2pL as Uint8Array).slice(),
-    rotatingDeviceIdUniqueId: (fields.rotatingDeviceIdUniqueId as Uint8Array).slice(),
-    firmwareSigningKey: (fields.firmwareSigningKey as Uint8Array).slice(),
-    certificationDeclaration,
-    attestation: makeAttestation(
-      (fields.dacCertificate as Uint8Array).slice(),
-      (fields.paiCertificate as Uint8Array).slice(),
-      (fields.certificationDeclaration as Uint8Array).slice(),
-      fields.dacPrivateKey as Uint8Array,
-    ),
-  };
-  if (fields.passcode !== undefined) data.passcode = fields.passcode as number;
-  return data;
+  const end = FACTORY_HEADER_LENGTH + length;
+  if (!bytesEqual(sha256(image.subarray(0, end)), image.subarray(end, end + FACTORY_DIGEST_LENGTH))) {
+    throw new FactoryDataError("digest", "SHA-256 does not match: the image is corrupt");
+  }
+  const fields = readFields(image.subarray(FACTORY_HEADER_LENGTH, end));
+  const certificationDeclaration = checkConsistency(fields);
+  // Copies, so the caller's buffer (holding the DAC key) can be wiped.
+  const copy = (name: keyof FactoryDataInput) => (fields[name] as Uint8Array).slice();
+  const data: Record<string, unknown> = {};
+  for (const { name } of FIELDS) {
+    const value = fields[name];
+    if (value !== undefined && !ATTESTATION_FIELDS.includes(name)) data[name] = value instanceof Uint8Array ? value.slice() : value;
+  }
+  data.certificationDeclaration = certificationDeclaration;
+  // The key lives only in this closure: not a property, not enumerable, never serialised.
+  const key = copy("dacPrivateKey");
+  data.attestation = Object.freeze({
+    dacCertificate: copy("dacCertificate"),
+    paiCertificate: copy("paiCertificate"),
+    certificationDeclaration: copy("certificationDeclaration"),
+    signWithDac: (message: Uint8Array) => ecdsaSign(key, message),
+  });
+  return data as unknown as FactoryData;
 }
 
 /** The device side: reads and validates the factory partition from flash. */
