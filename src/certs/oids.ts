@@ -43,32 +43,24 @@ export interface DnAttributeType {
   kind: DnValueKind;
 }
 
-/** Indexed by TLV tag number; entry 0 is unused. */
+/** Names of the attribute types by TLV tag number, from 1. */
+const DN_ATTRIBUTE_NAMES =
+  "common-name surname serial-num country-name locality-name state-or-province-name org-name org-unit-name title name given-name initials gen-qualifier dn-qualifier pseudonym domain-component matter-node-id matter-firmware-signing-id matter-icac-id matter-rcac-id matter-fabric-id matter-noc-cat matter-vvs-id".split(" ");
+/** Last arcs of the X.520 attribute types (2.5.4.n) of tags 1 to 15. */
+const X520_ARCS = [3, 4, 5, 6, 7, 8, 10, 11, 12, 41, 42, 43, 44, 46, 65];
+
+/**
+ * Indexed by TLV tag number; entry 0 is unused. Tags 1-15 are X.520 attributes, 16 is
+ * domain-component, 17-23 the Matter identifiers 1.3.6.1.4.1.37244.1.1-7 (the CASE Authenticated
+ * Tag, 22, is 32 bits; the others 64).
+ */
 export const DN_ATTRIBUTE_TYPES: readonly (DnAttributeType | undefined)[] = [
   undefined,
-  { tag: 1, name: "common-name", oid: "2.5.4.3", kind: "string" },
-  { tag: 2, name: "surname", oid: "2.5.4.4", kind: "string" },
-  { tag: 3, name: "serial-num", oid: "2.5.4.5", kind: "string" },
-  { tag: 4, name: "country-name", oid: "2.5.4.6", kind: "string" },
-  { tag: 5, name: "locality-name", oid: "2.5.4.7", kind: "string" },
-  { tag: 6, name: "state-or-province-name", oid: "2.5.4.8", kind: "string" },
-  { tag: 7, name: "org-name", oid: "2.5.4.10", kind: "string" },
-  { tag: 8, name: "org-unit-name", oid: "2.5.4.11", kind: "string" },
-  { tag: 9, name: "title", oid: "2.5.4.12", kind: "string" },
-  { tag: 10, name: "name", oid: "2.5.4.41", kind: "string" },
-  { tag: 11, name: "given-name", oid: "2.5.4.42", kind: "string" },
-  { tag: 12, name: "initials", oid: "2.5.4.43", kind: "string" },
-  { tag: 13, name: "gen-qualifier", oid: "2.5.4.44", kind: "string" },
-  { tag: 14, name: "dn-qualifier", oid: "2.5.4.46", kind: "string" },
-  { tag: 15, name: "pseudonym", oid: "2.5.4.65", kind: "string" },
-  { tag: 16, name: "domain-component", oid: "0.9.2342.19200300.100.1.25", kind: "string" },
-  { tag: 17, name: "matter-node-id", oid: "1.3.6.1.4.1.37244.1.1", kind: "id64" },
-  { tag: 18, name: "matter-firmware-signing-id", oid: "1.3.6.1.4.1.37244.1.2", kind: "id64" },
-  { tag: 19, name: "matter-icac-id", oid: "1.3.6.1.4.1.37244.1.3", kind: "id64" },
-  { tag: 20, name: "matter-rcac-id", oid: "1.3.6.1.4.1.37244.1.4", kind: "id64" },
-  { tag: 21, name: "matter-fabric-id", oid: "1.3.6.1.4.1.37244.1.5", kind: "id64" },
-  { tag: 22, name: "matter-noc-cat", oid: "1.3.6.1.4.1.37244.1.6", kind: "id32" },
-  { tag: 23, name: "matter-vvs-id", oid: "1.3.6.1.4.1.37244.1.7", kind: "id64" },
+  ...DN_ATTRIBUTE_NAMES.map((name, index): DnAttributeType => {
+    const tag = index + 1;
+    const oid = tag < 16 ? `2.5.4.${X520_ARCS[index]}` : tag === 16 ? "0.9.2342.19200300.100.1.25" : `1.3.6.1.4.1.37244.1.${tag - 16}`;
+    return { tag, name, oid, kind: tag < 17 ? "string" : tag === 22 ? "id32" : "id64" };
+  }),
 ];
 
 export function dnAttributeTypeByOid(oid: string): DnAttributeType | undefined {
