@@ -14,6 +14,7 @@ import {
   derReadOid,
   derSequence,
   derSet,
+  type DerNode,
 } from "../codec/der";
 import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, signatureFromDer, signatureToDer } from "../crypto";
@@ -63,36 +64,41 @@ export const CERTIFICATE_ID_LENGTH = 19;
 /** Upper bound on a CMS-signed CD (CHIP's kMaxCMSSignedCDMessage is below this). */
 export const MAX_CD_LENGTH = 1024;
 
+/**
+ * The members with context tags 0 to 8, in order, each with its largest value: the integers (and
+ * each product id) are unsigned, the certificate id a string.
+ */
+const CD_FIELDS: [keyof CertificationDeclaration, number][] = [
+  ["formatVersion", 0xffff],
+  ["vendorId", 0xffff],
+  ["productIds", 0xffff],
+  ["deviceTypeId", 0xffffffff],
+  ["certificateId", 0],
+  ["securityLevel", 0xff],
+  ["securityInformation", 0xffff],
+  ["versionNumber", 0xffff],
+  ["certificationType", 0xff],
+  ["dacOriginVendorId", 0xffff],
+  ["dacOriginProductId", 0xffff],
+];
+
+/** "vendorId" -> "vendor id", for messages. */
+const describe = (name: string) => name.replace(/[A-Z]/g, (letter) => " " + letter.toLowerCase());
+
 function checkElements(cd: CertificationDeclaration): void {
-  const range = (value: number, max: number, what: string) => {
-    if (!Number.isInteger(value) || value < 0 || value > max) throw new CertificateError(`${what} ${value} is out of range`);
-  };
-  range(cd.formatVersion, 0xffff, "format version");
-  range(cd.vendorId, 0xffff, "vendor id");
-  if (cd.productIds.length < 1 || cd.productIds.length > MAX_PRODUCT_IDS) {
-    throw new CertificateError(`a CD lists 1 to ${MAX_PRODUCT_IDS} product ids, got ${cd.productIds.length}`);
-  }
-  for (const productId of cd.productIds) range(productId, 0xffff, "product id");
-  range(cd.deviceTypeId, 0xffffffff, "device type id");
-  if (cd.certificateId.length !== CERTIFICATE_ID_LENGTH) {
-    throw new CertificateError(`certificate id must be ${CERTIFICATE_ID_LENGTH} characters, got ${cd.certificateId.length}`);
-  }
-  range(cd.securityLevel, 0xff, "security level");
-  range(cd.securityInformation, 0xffff, "security information");
-  range(cd.versionNumber, 0xffff, "version number");
-  range(cd.certificationType, 0xff, "certification type");
-  if ((cd.dacOriginVendorId === undefined) !== (cd.dacOriginProductId === undefined)) {
-    throw new CertificateError("DAC origin vendor id and product id come together");
-  }
-  if (cd.dacOriginVendorId !== undefined) range(cd.dacOriginVendorId, 0xffff, "DAC origin vendor id");
-  if (cd.dacOriginProductId !== undefined) range(cd.dacOriginProductId, 0xffff, "DAC origin product id");
-  if (cd.authorizedPaaList) {
-    if (cd.authorizedPaaList.length < 1 || cd.authorizedPaaList.length > MAX_AUTHORIZED_PAAS) {
-      throw new CertificateError(`the authorized PAA list holds 1 to ${MAX_AUTHORIZED_PAAS} key ids`);
+  for (const [name, max] of CD_FIELDS) {
+    for (const value of [cd[name]].flat()) {
+      if (max && value !== undefined && (!Number.isInteger(value) || (value as number) < 0 || (value as number) > max)) {
+        throw new CertificateError(`${describe(name)} ${String(value)} is out of range`);
+      }
     }
-    for (const keyId of cd.authorizedPaaList) {
-      if (keyId.length !== 20) throw new CertificateError("authorized PAA key ids are 20 bytes");
-    }
+  }
+  const { productIds, authorizedPaaList: paas } = cd;
+  if (productIds.length < 1 || productIds.length > MAX_PRODUCT_IDS) throw new CertificateError(`a CD lists 1 to ${MAX_PRODUCT_IDS} product ids, got ${productIds.length}`);
+  if (cd.certificateId.length !== CERTIFICATE_ID_LENGTH) throw new CertificateError(`certificate id must be ${CERTIFICATE_ID_LENGTH} characters`);
+  if ((cd.dacOriginVendorId === undefined) !== (cd.dacOriginProductId === undefined)) throw new CertificateError("DAC origin vendor id and product id come together");
+  if (paas && (paas.length < 1 || paas.length > MAX_AUTHORIZED_PAAS || paas.some((keyId) => keyId.length !== 20))) {
+    throw new CertificateError(`the authorized PAA list holds 1 to ${MAX_AUTHORIZED_PAAS} key ids of 20 bytes`);
   }
 }
 
@@ -141,41 +147,29 @@ export function decodeCdContent(content: Uint8Array): CertificationDeclaration {
     const root = decodeTlv(content, { maxDepth: 3, maxElements: 256 });
     if (root.type !== "structure" || root.tag !== undefined) throw new CertificateError("expected an anonymous structure");
     const fields = new OrderedFields(childrenOf(root), "certification elements");
-    const cd: CertificationDeclaration = {
-      formatVersion: uintOf(fields.next(Tag.formatVersion, "uint"), 0xffff, "format version"),
-      vendorId: uintOf(fields.next(Tag.vendorId, "uint"), 0xffff, "vendor id"),
-      productIds: anonymousMembers(fields.next(Tag.productIds, "array"), "product ids").map((element) =>
-        uintOf(element, 0xffff, "product id"),
-      ),
-      deviceTypeId: uintOf(fields.next(Tag.deviceTypeId, "uint"), 0xffffffff, "device type id"),
-      certificateId: fields.next(Tag.certificateId, "utf8").value as string,
-      securityLevel: uintOf(fields.next(Tag.securityLevel, "uint"), 0xff, "security level"),
-      securityInformation: uintOf(fields.next(Tag.securityInformation, "uint"), 0xffff, "security information"),
-      versionNumber: uintOf(fields.next(Tag.versionNumber, "uint"), 0xffff, "version number"),
-      certificationType: uintOf(fields.next(Tag.certificationType, "uint"), 0xff, "certification type"),
-    };
-    const originVendor = fields.optional(Tag.dacOriginVendorId, "uint");
-    if (originVendor) {
-      cd.dacOriginVendorId = uintOf(originVendor, 0xffff, "DAC origin vendor id");
-      cd.dacOriginProductId = uintOf(fields.next(Tag.dacOriginProductId, "uint"), 0xffff, "DAC origin product id");
-    } else if (fields.peek()?.tag === Tag.dacOriginProductId) {
-      throw new CertificateError("DAC origin product id without a DAC origin vendor id");
-    }
-    const paaList = fields.optional(Tag.authorizedPaaList, "array");
-    if (paaList) {
-      cd.authorizedPaaList = anonymousMembers(paaList, "authorized PAA list").map((element) => {
-        if (element.type !== "bytes") throw new CertificateError("authorized PAA list members are octet strings");
-        return bytesOf(element);
-      });
-    }
-    for (let next = fields.peek(); next; next = fields.peek()) {
-      if (typeof next.tag !== "number" || next.tag <= Tag.authorizedPaaList) {
-        throw new CertificateError(`unexpected element ${describeTag(next)}`);
+    const cd: Record<string, unknown> = {};
+    CD_FIELDS.forEach(([name, max], tag) => {
+      const what = describe(name);
+      if (name === "productIds") {
+        cd[name] = anonymousMembers(fields.next(tag, "array"), what).map((element) => uintOf(element, max, "product id"));
+      } else if (name === "certificateId") {
+        cd[name] = fields.next(tag, "utf8").value;
+      } else {
+        // The DAC origin ids are optional, but only together: an orphan product id is caught below.
+        if (tag === Tag.dacOriginProductId && cd.dacOriginVendorId === undefined) return;
+        const element = tag === Tag.dacOriginVendorId ? fields.optional(tag, "uint") : fields.next(tag, "uint");
+        if (element) cd[name] = uintOf(element, max, what);
       }
+    });
+    if (fields.peek()?.tag === Tag.dacOriginProductId) throw new CertificateError("DAC origin product id without a DAC origin vendor id");
+    const paaList = fields.optional(Tag.authorizedPaaList, "array");
+    if (paaList) cd.authorizedPaaList = anonymousMembers(paaList, "authorized PAA list").map((element) => bytesOf(element, "authorized PAA"));
+    for (let next = fields.peek(); next; next = fields.peek()) {
+      if (typeof next.tag !== "number" || next.tag <= Tag.authorizedPaaList) throw new CertificateError(`unexpected element ${describeTag(next)}`);
       fields.skip();
     }
-    checkElements(cd);
-    return cd;
+    checkElements(cd as unknown as CertificationDeclaration);
+    return cd as unknown as CertificationDeclaration;
   });
 }
 
@@ -217,50 +211,53 @@ export function signCertificationDeclaration(
   return signCdContent(encodeCdContent(cd), signerKeyId, signerPrivateKey);
 }
 
+/** The one element inside `node`, a `tag` element. */
+function only(node: DerNode | undefined, tag: number, what: string): DerNode | undefined {
+  const children = expectTag(node, tag, what).children;
+  if (children.length !== 1) throw new CertificateError(`${what} must hold exactly one element, found ${children.length}`);
+  return children[0];
+}
+
+function expectOid(node: DerNode | undefined, oid: string, what: string): void {
+  const found = derReadOid(expectTag(node, Der.OID, what));
+  if (found !== oid) throw new CertificateError(`${what} ${found} is not ${oid}`);
+}
+
+/** Version 3: the signer is identified by subject key identifier. */
+function expectVersion3(node: DerNode | undefined, what: string): void {
+  if (derReadInteger(expectTag(node, Der.INTEGER, what)) !== 3n) throw new CertificateError(`${what} must be 3`);
+}
+
 /** Takes a CMS-signed CD apart without checking the signature. */
 export function parseSignedCd(cms: Uint8Array): SignedCdParts {
   return withContext("CMS Certification Declaration", () => {
     if (cms.length > MAX_CD_LENGTH) throw new CertificateError(`${cms.length} bytes is larger than ${MAX_CD_LENGTH}`);
-    const contentInfo = expectTag(decodeDer(cms), Der.SEQUENCE, "ContentInfo");
-    if (contentInfo.children.length !== 2) throw new CertificateError("ContentInfo must have a type and content");
-    const contentType = derReadOid(expectTag(contentInfo.children[0], Der.OID, "content type"));
-    if (contentType !== Oid.pkcs7SignedData) throw new CertificateError(`content type ${contentType} is not signedData`);
-    const explicit = expectTag(contentInfo.children[1], 0xa0, "content");
-    if (explicit.children.length !== 1) throw new CertificateError("content must hold one SignedData");
-    const signedData = expectTag(explicit.children[0], Der.SEQUENCE, "SignedData");
-    const members = signedData.children;
-    if (derReadInteger(expectTag(members[0], Der.INTEGER, "SignedData version")) !== 3n) {
-      throw new CertificateError("SignedData version must be 3 (signer identified by key id)");
-    }
-    const digestAlgorithms = expectTag(members[1], Der.SET, "digestAlgorithms");
-    if (digestAlgorithms.children.length !== 1) throw new CertificateError("expected exactly one digest algorithm");
-    readAlgorithm(digestAlgorithms.children[0], Oid.sha256, "digest algorithm");
-    const encapsulated = expectTag(members[2], Der.SEQUENCE, "encapContentInfo");
-    const eContentType = derReadOid(expectTag(encapsulated.children[0], Der.OID, "eContentType"));
-    if (eContentType !== Oid.pkcs7Data) throw new CertificateError(`eContentType ${eContentType} is not id-data`);
-    const eContentWrapper = expectTag(encapsulated.children[1], 0xa0, "eContent");
-    if (encapsulated.children.length !== 2 || eContentWrapper.children.length !== 1) {
-      throw new CertificateError("encapContentInfo must carry the content");
-    }
-    const content = expectTag(eContentWrapper.children[0], Der.OCTET_STRING, "eContent").contents;
+    const [contentType, content, extra] = expectTag(decodeDer(cms), Der.SEQUENCE, "ContentInfo").children;
+    if (extra) throw new CertificateError("ContentInfo: unexpected content");
+    expectOid(contentType, Oid.pkcs7SignedData, "content type");
+    const members = expectTag(only(content, 0xa0, "content"), Der.SEQUENCE, "SignedData").children;
+    expectVersion3(members[0], "SignedData version");
+    readAlgorithm(only(members[1], Der.SET, "digestAlgorithms"), Oid.sha256, "digest algorithm");
+    const [eContentType, eContent, extraContent] = expectTag(members[2], Der.SEQUENCE, "encapContentInfo").children;
+    expectOid(eContentType, Oid.pkcs7Data, "eContentType");
+    if (extraContent) throw new CertificateError("encapContentInfo: unexpected content");
+    const cdContent = expectTag(only(eContent, 0xa0, "eContent"), Der.OCTET_STRING, "eContent").contents;
     // certificates [0] and crls [1] may be present; a CD signer is looked up by key id instead.
     let index = 3;
-    while (members[index] && (members[index]!.tag === 0xa0 || members[index]!.tag === 0xa1)) index++;
-    const signerInfos = expectTag(members[index], Der.SET, "signerInfos");
-    if (members.length !== index + 1) throw new CertificateError("unexpected content after signerInfos");
-    if (signerInfos.children.length !== 1) throw new CertificateError(`expected one signer, found ${signerInfos.children.length}`);
-    const signerInfo = expectTag(signerInfos.children[0], Der.SEQUENCE, "SignerInfo");
-    const fields = signerInfo.children;
-    if (derReadInteger(expectTag(fields[0], Der.INTEGER, "SignerInfo version")) !== 3n) {
-      throw new CertificateError("SignerInfo version must be 3");
-    }
-    const signerKeyId = expectTag(fields[1], 0x80, "subjectKeyIdentifier signer id").contents;
-    readAlgorithm(fields[2], Oid.sha256, "SignerInfo digest algorithm");
-    if (fields[3]?.tag === 0xa0) throw new CertificateError("signed attributes are not used in Certification Declarations");
-    readAlgorithm(fields[3], Oid.ecdsaWithSha256, "signature algorithm");
-    const signature = signatureFromDer(expectTag(fields[4], Der.OCTET_STRING, "signature").contents);
-    if (fields.length !== 5) throw new CertificateError("unexpected content in SignerInfo (unsigned attributes are not used)");
-    return { content, signerKeyId, signature };
+    while (members[index]?.tag === 0xa0 || members[index]?.tag === 0xa1) index++;
+    if (members.length !== index + 1) throw new CertificateError("SignedData must end with signerInfos");
+    const [version, signerId, digestAlgorithm, signatureAlgorithm, signature, extraField] = expectTag(
+      only(members[index], Der.SET, "signerInfos"),
+      Der.SEQUENCE,
+      "SignerInfo",
+    ).children;
+    expectVersion3(version, "SignerInfo version");
+    const signerKeyId = expectTag(signerId, 0x80, "subjectKeyIdentifier signer id").contents;
+    readAlgorithm(digestAlgorithm, Oid.sha256, "SignerInfo digest algorithm");
+    if (signatureAlgorithm?.tag === 0xa0) throw new CertificateError("signed attributes are not used in Certification Declarations");
+    readAlgorithm(signatureAlgorithm, Oid.ecdsaWithSha256, "signature algorithm");
+    if (extraField) throw new CertificateError("unsigned attributes are not used in Certification Declarations");
+    return { content: cdContent, signerKeyId, signature: signatureFromDer(expectTag(signature, Der.OCTET_STRING, "signature").contents) };
   });
 }
 
