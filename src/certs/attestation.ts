@@ -57,19 +57,18 @@ export function parseFallbackId(commonName: string, prefix: "Mvid:" | "Mpid:"): 
 export function readAttestationIds(subject: Name): AttestationIds {
   const fromAttributes: AttestationIds = {};
   const fromCommonName: AttestationIds = {};
-  for (const attribute of subject) {
-    if (attribute.oid === Oid.matterVendorId || attribute.oid === Oid.matterProductId) {
-      const field = attribute.oid === Oid.matterVendorId ? "vendorId" : "productId";
+  for (const { oid, value, stringTag } of subject) {
+    const field = oid === Oid.matterVendorId ? "vendorId" : oid === Oid.matterProductId ? "productId" : undefined;
+    if (field) {
       if (fromAttributes[field] !== undefined) throw new CertificateError(`subject has two ${field} attributes`);
-      if (attribute.stringTag !== 0x0c || !HEX4.test(attribute.value)) {
-        throw new CertificateError(`${field} attribute "${attribute.value}" must be a UTF8String of 4 uppercase hex digits`);
-      }
-      fromAttributes[field] = parseInt(attribute.value, 16);
-    } else if (attribute.oid === Oid.commonName) {
-      const vendorId = parseFallbackId(attribute.value, "Mvid:");
-      const productId = parseFallbackId(attribute.value, "Mpid:");
-      if (vendorId !== undefined && fromCommonName.vendorId === undefined) fromCommonName.vendorId = vendorId;
-      if (productId !== undefined && fromCommonName.productId === undefined) fromCommonName.productId = productId;
+      if (stringTag !== 0x0c || !HEX4.test(value)) throw new CertificateError(`${field} attribute "${value}" must be a UTF8String of 4 uppercase hex digits`);
+      fromAttributes[field] = parseInt(value, 16);
+    } else if (oid === Oid.commonName) {
+      // Both are parsed (a malformed one is an error) even when an earlier name gave the id.
+      const vendorId = parseFallbackId(value, "Mvid:");
+      const productId = parseFallbackId(value, "Mpid:");
+      fromCommonName.vendorId ??= vendorId;
+      fromCommonName.productId ??= productId;
     }
   }
   const chosen = fromAttributes.vendorId !== undefined || fromAttributes.productId !== undefined ? fromAttributes : fromCommonName;
@@ -85,28 +84,25 @@ export function parseAttestationCertificate(der: Uint8Array): AttestationCertifi
   return { x509, ...ids };
 }
 
-function label(kind: AttestationCertificateKind): string {
-  return kind.toUpperCase();
-}
-
 /** The certificate profile of spec 6.2.2 (the checks CHIP's VerifyAttestationCertificateFormat makes). */
 export function checkAttestationProfile(certificate: AttestationCertificate, kind: AttestationCertificateKind): void {
-  const name = label(kind);
-  const { x509 } = certificate;
+  const name = kind.toUpperCase();
+  const { x509, vendorId, productId } = certificate;
   const byOid = (oid: string) => x509.extensions.find((extension) => extension.oid === oid);
-  const constraints = byOid(Oid.basicConstraints);
-  const usage = byOid(Oid.keyUsage);
-  const subjectKeyId = byOid(Oid.subjectKeyIdentifier);
   const authorityKeyId = byOid(Oid.authorityKeyIdentifier);
-  if (!constraints || !constraints.critical) throw new CertificateError(`${name} needs a critical basic constraints extension`);
-  if (!usage || !usage.critical) throw new CertificateError(`${name} needs a critical key usage extension`);
-  if (!subjectKeyId || subjectKeyId.critical || x509.subjectKeyId?.length !== 20) {
-    throw new CertificateError(`${name} needs a non-critical 20-byte subject key identifier`);
-  }
-  if (authorityKeyId && (authorityKeyId.critical || x509.authorityKeyId?.length !== 20)) {
-    throw new CertificateError(`${name} authority key identifier must be non-critical with a 20-byte key id`);
-  }
-  if (kind !== "paa" && !authorityKeyId) throw new CertificateError(`${name} needs an authority key identifier`);
+  const problem =
+    !byOid(Oid.basicConstraints)?.critical || !byOid(Oid.keyUsage)?.critical
+      ? "needs critical basic constraints and key usage extensions"
+      : byOid(Oid.subjectKeyIdentifier)?.critical !== false || x509.subjectKeyId?.length !== 20
+        ? "needs a non-critical 20-byte subject key identifier"
+        : authorityKeyId
+          ? authorityKeyId.critical || x509.authorityKeyId?.length !== 20
+            ? "authority key identifier must be non-critical with a 20-byte key id"
+            : ""
+          : kind !== "paa"
+            ? "needs an authority key identifier"
+            : "";
+  if (problem) throw new CertificateError(`${name} ${problem}`);
 
   const { ca, pathLength } = x509.basicConstraints!;
   const flags = x509.keyUsage!;
@@ -114,20 +110,18 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
   if (kind === "dac") {
     if (ca || pathLength !== undefined) throw new CertificateError("DAC must not be a CA");
     if (flags !== KeyUsage.digitalSignature) throw new CertificateError("DAC key usage must be digitalSignature only");
-  } else {
-    if (!ca) throw new CertificateError(`${name} must be a CA`);
-    if (kind === "pai" && pathLength !== 0) throw new CertificateError("PAI path length must be 0");
-    if (kind === "paa" && pathLength !== undefined && pathLength !== 1) throw new CertificateError("PAA path length must be absent or 1");
-    if ((flags & caUsage) !== caUsage || (flags & ~(caUsage | KeyUsage.digitalSignature)) !== 0) {
-      throw new CertificateError(`${name} key usage must be keyCertSign and cRLSign (optionally digitalSignature)`);
-    }
+    if (vendorId === undefined || productId === undefined) throw new CertificateError("DAC subject must carry both a vendor id and a product id");
+    return;
   }
-
-  if (kind === "dac" && (certificate.vendorId === undefined || certificate.productId === undefined)) {
-    throw new CertificateError("DAC subject must carry both a vendor id and a product id");
+  if (!ca) throw new CertificateError(`${name} must be a CA`);
+  if (kind === "pai" ? pathLength !== 0 : pathLength !== undefined && pathLength !== 1) {
+    throw new CertificateError(kind === "pai" ? "PAI path length must be 0" : "PAA path length must be absent or 1");
   }
-  if (kind === "pai" && certificate.vendorId === undefined) throw new CertificateError("PAI subject must carry a vendor id");
-  if (kind === "paa" && certificate.productId !== undefined) throw new CertificateError("PAA subject must not carry a product id");
+  if ((flags & caUsage) !== caUsage || flags & ~(caUsage | KeyUsage.digitalSignature)) {
+    throw new CertificateError(`${name} key usage must be keyCertSign and cRLSign (optionally digitalSignature)`);
+  }
+  if (kind === "pai" && vendorId === undefined) throw new CertificateError("PAI subject must carry a vendor id");
+  if (kind === "paa" && productId !== undefined) throw new CertificateError("PAA subject must not carry a product id");
 }
 
 function isValidAt(x509: X509Certificate, at: number): boolean {
@@ -264,7 +258,7 @@ export interface AttestationCertificateRequest {
 export function issueAttestationCertificate(request: AttestationCertificateRequest, issuerPrivateKey: Uint8Array): Uint8Array {
   const { kind } = request;
   if (kind === "paa" ? request.issuer !== undefined : request.issuer === undefined) {
-    throw new CertificateError(kind === "paa" ? "a PAA is self-signed" : `a ${label(kind)} needs an issuer`);
+    throw new CertificateError(kind === "paa" ? "a PAA is self-signed" : `a ${kind.toUpperCase()} needs an issuer`);
   }
   const idAttribute = (oid: string, value: number) => {
     if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new CertificateError(`id ${value} does not fit 16 bits`);
