@@ -13,7 +13,7 @@
 // ProxyView > View, and Administer implies ProxyView (CHIP's CheckRequestPrivilegeAgainstEntryPrivilege).
 //
 // The entries come from whoever owns the Access Control cluster, through AccessControlEntries.
-import { AuthMode, Privilege, type AuthModeValue, type PrivilegeLevel } from "./constants";
+import { AuthMode, Privilege, type AuthModeValue, type PrivilegeLevel, freeze } from "./constants";
 
 /** Who is asking (spec 6.6.2.1, the Incoming Subject Descriptor). */
 export interface SubjectDescriptor {
@@ -126,7 +126,7 @@ export interface AccessControlOptions {
 }
 
 export class AccessControl {
-  private readonly entries: AccessControlEntries;
+  private declare readonly entries: AccessControlEntries;
   private readonly deviceTypesOn: (endpoint: number) => readonly number[];
 
   constructor(options: AccessControlOptions) {
@@ -179,4 +179,4 @@ export class AccessControl {
 }
 
 /** An ACL with no entries (a node not yet commissioned). */
-export const NO_ACCESS_CONTROL_ENTRIES: AccessControlEntries = Object.freeze({ entriesOf: () => [] });
+export const NO_ACCESS_CONTROL_ENTRIES: AccessControlEntries = freeze({ entriesOf: () => [] });

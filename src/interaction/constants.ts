@@ -8,8 +8,11 @@ import {
   DEFAULT_SPECIFICATION_VERSION,
 } from "../securechannel/session-parameters";
 
+/** Object.freeze under a short name: the data model's tables are frozen constants. */
+export const freeze = Object.freeze;
+
 /** Opcodes of the Interaction Model protocol (protocol id 0x0001). */
-export const Opcode = Object.freeze({
+export const Opcode = freeze({
   StatusResponse: 0x01,
   ReadRequest: 0x02,
   SubscribeRequest: 0x03,
@@ -23,7 +26,7 @@ export const Opcode = Object.freeze({
 });
 
 /** Interaction Model status codes (spec 8.10). */
-export const Status = Object.freeze({
+export const Status = freeze({
   Success: 0x00,
   Failure: 0x01,
   InvalidSubscription: 0x7d,
@@ -66,7 +69,7 @@ export function statusName(code: number): string {
  * Access privileges (spec 6.6.2.1, the Access Control cluster's AccessControlEntryPrivilegeEnum).
  * ProxyView is not implied by Operate or Manage; Administer implies every other.
  */
-export const Privilege = Object.freeze({
+export const Privilege = freeze({
   View: 1,
   ProxyView: 2,
   Operate: 3,
@@ -76,7 +79,7 @@ export const Privilege = Object.freeze({
 export type PrivilegeLevel = (typeof Privilege)[keyof typeof Privilege];
 
 /** Authentication modes of a subject (AccessControlEntryAuthModeEnum). */
-export const AuthMode = Object.freeze({
+export const AuthMode = freeze({
   Pase: 1,
   Case: 2,
   Group: 3,
@@ -99,7 +102,7 @@ export const REVISION_TAG = 0xff;
 export const FABRIC_INDEX_FIELD_ID = 0xfe;
 
 /** Global attribute ids (spec 7.13). EventList (0xFFFA) is not served, as in CHIP's default build. */
-export const GlobalAttribute = Object.freeze({
+export const GlobalAttribute = freeze({
   GeneratedCommandList: 0xfff8,
   AcceptedCommandList: 0xfff9,
   AttributeList: 0xfffb,

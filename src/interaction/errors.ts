@@ -7,8 +7,8 @@ import { Status, statusName } from "./constants";
  */
 export class StatusError extends Error {
   override name = "StatusError";
-  readonly status: number;
-  readonly clusterStatus: number | undefined;
+  declare readonly status: number;
+  declare readonly clusterStatus: number | undefined;
 
   constructor(status: number, message?: string, clusterStatus?: number) {
     super(message ?? statusName(status));

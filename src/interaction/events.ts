@@ -7,6 +7,7 @@
 //
 // Capacity: 32 events (about 40 bytes each plus payload). When full, the oldest event of the
 // lowest priority present is dropped, so debug events never push out critical ones.
+import { freeze } from "./constants";
 
 /** Where the next event-number epoch is kept (a key of the platform store in the device). */
 export interface EventNumberStore {
@@ -14,7 +15,7 @@ export interface EventNumberStore {
   save(next: bigint): void;
 }
 
-export const EventPriority = Object.freeze({ Debug: 0, Info: 1, Critical: 2 });
+export const EventPriority = freeze({ Debug: 0, Info: 1, Critical: 2 });
 
 export interface EventRecord {
   number: bigint;
@@ -35,8 +36,8 @@ export const EVENT_NUMBER_EPOCH = 0x10000n;
 
 export class EventLog {
   private readonly records: EventRecord[] = [];
-  private nextNumber: bigint;
-  private reservedUpTo: bigint;
+  private declare nextNumber: bigint;
+  private declare reservedUpTo: bigint;
 
   constructor(
     private readonly store: EventNumberStore | undefined,

@@ -26,7 +26,7 @@ import type { Random } from "../crypto";
 import type { Clock, LogLevel } from "../platform";
 import type { SecureSession } from "../transport/session";
 import type { SubjectDescriptor } from "./access-control";
-import { GlobalAttribute, Privilege, Status, type PrivilegeLevel } from "./constants";
+import { GlobalAttribute, Privilege, Status, type PrivilegeLevel, freeze } from "./constants";
 import { StatusError } from "./errors";
 import { EventLog, type EventNumberStore, type EventRecord } from "./events";
 import { encodeStandalone, encodeValue, decodeValue, list, uint16, uint32, type FabricView, type Schema } from "./schema";
@@ -66,7 +66,7 @@ export interface AttributeOptions {
 }
 
 export function attribute(id: number, name: string, schema: Schema, options: AttributeOptions = {}): AttributeDefinition {
-  return Object.freeze({
+  return freeze({
     id,
     name,
     schema,
@@ -99,11 +99,11 @@ export function command(
   request: Schema,
   options: { response?: { id: number; schema: Schema }; privilege?: PrivilegeLevel; timed?: boolean; fabricScoped?: boolean } = {},
 ): CommandDefinition {
-  return Object.freeze({
+  return freeze({
     id,
     name,
     request,
-    response: options.response ? Object.freeze({ ...options.response }) : undefined,
+    response: options.response ? freeze({ ...options.response }) : undefined,
     privilege: options.privilege ?? Privilege.Operate,
     timed: options.timed ?? false,
     fabricScoped: options.fabricScoped ?? false,
@@ -121,7 +121,7 @@ export interface EventDefinition {
 }
 
 export function event(id: number, name: string, schema: Schema, priority: number, options: { privilege?: PrivilegeLevel; fabricSensitive?: boolean } = {}): EventDefinition {
-  return Object.freeze({ id, name, schema, priority, privilege: options.privilege ?? Privilege.View, fabricSensitive: options.fabricSensitive ?? false });
+  return freeze({ id, name, schema, priority, privilege: options.privilege ?? Privilege.View, fabricSensitive: options.fabricSensitive ?? false });
 }
 
 export interface ClusterDefinition {
@@ -140,7 +140,7 @@ export interface ClusterDefinition {
 const idList = list(uint32);
 
 /** The global attributes every cluster serves (spec 7.13); EventList is left out, as CHIP does by default. */
-const GLOBAL_ATTRIBUTES: readonly AttributeDefinition[] = Object.freeze([
+const GLOBAL_ATTRIBUTES: readonly AttributeDefinition[] = freeze([
   attribute(GlobalAttribute.GeneratedCommandList, "generatedCommandList", idList, { fixed: true }),
   attribute(GlobalAttribute.AcceptedCommandList, "acceptedCommandList", idList, { fixed: true }),
   attribute(GlobalAttribute.AttributeList, "attributeList", idList, { fixed: true }),
@@ -164,14 +164,14 @@ export function defineCluster(spec: {
     if (ids.has(a.id)) throw new Error(`${spec.name}: attribute 0x${a.id.toString(16)} defined twice`);
     ids.add(a.id);
   }
-  return Object.freeze({
+  return freeze({
     id: spec.id,
     name: spec.name,
     revision: spec.revision,
     featureMap: spec.featureMap ?? 0,
-    attributes: Object.freeze(attributes),
-    commands: Object.freeze([...(spec.commands ?? [])]),
-    events: Object.freeze([...(spec.events ?? [])]),
+    attributes: freeze(attributes),
+    commands: freeze([...(spec.commands ?? [])]),
+    events: freeze([...(spec.events ?? [])]),
     diagnostics: spec.diagnostics ?? false,
   });
 }
@@ -223,16 +223,16 @@ export interface InvokeContext {
 }
 
 /** A context for the device's own reads: everything, unfiltered. */
-export const LOCAL_READ: ReadContext = Object.freeze({ fabricIndex: 0, fabricFiltered: false });
+export const LOCAL_READ: ReadContext = freeze({ fabricIndex: 0, fabricFiltered: false });
 
 // ---------------------------------------------------------------------------------------------
 // Cluster servers
 
 export abstract class ClusterServer {
-  readonly definition: ClusterDefinition;
+  declare readonly definition: ClusterDefinition;
   /** Bumped on every change of any attribute (spec 7.10.3); starts random. */
   dataVersion = 0;
-  private host: DataModel | undefined;
+  private declare host: DataModel | undefined;
   private endpointNumber = -1;
 
   constructor(definition: ClusterDefinition) {
@@ -249,13 +249,13 @@ export abstract class ClusterServer {
 
   /** The node this cluster belongs to (throws before addEndpoint). */
   protected get node(): DataModel {
-    if (!this.host) throw new Error(`${this.definition.name} is not on an endpoint yet`);
+    if (!this.host) throw new Error(`${this.definition.name} not attached`);
     return this.host;
   }
 
   /** @internal called by DataModel.addEndpoint */
   attach(host: DataModel, endpoint: number, initialVersion: number): void {
-    if (this.host) throw new Error(`${this.definition.name} is already on endpoint ${this.endpointNumber}`);
+    if (this.host) throw new Error(`${this.definition.name} already attached`);
     this.host = host;
     this.endpointNumber = endpoint;
     this.dataVersion = initialVersion >>> 0;
@@ -377,16 +377,16 @@ export interface EndpointSpec {
 }
 
 export class Endpoint {
-  readonly id: number;
-  readonly deviceTypes: readonly DeviceType[];
-  readonly clusters: readonly ClusterServer[];
-  readonly parent: number | undefined;
+  declare readonly id: number;
+  declare readonly deviceTypes: readonly DeviceType[];
+  declare readonly clusters: readonly ClusterServer[];
+  declare readonly parent: number | undefined;
 
   constructor(spec: EndpointSpec) {
     if (!Number.isInteger(spec.id) || spec.id < 0 || spec.id > 0xfffe) throw new RangeError(`endpoint id ${spec.id} is outside 0..65534`);
     this.id = spec.id;
-    this.deviceTypes = Object.freeze(spec.deviceTypes.map((d) => Object.freeze({ ...d })));
-    this.clusters = Object.freeze([...spec.clusters].sort((a, b) => a.definition.id - b.definition.id));
+    this.deviceTypes = freeze(spec.deviceTypes.map((d) => freeze({ ...d })));
+    this.clusters = freeze([...spec.clusters].sort((a, b) => a.definition.id - b.definition.id));
     this.parent = spec.parent;
     const ids = this.clusters.map((cluster) => cluster.definition.id);
     ids.forEach((id, i) => {
@@ -414,15 +414,15 @@ export interface DataModelOptions {
 
 /** The node: its endpoints, event log, persistence and change notifications. */
 export class DataModel {
-  readonly clock: Clock;
-  readonly events: EventLog;
+  declare readonly clock: Clock;
+  declare readonly events: EventLog;
   readonly log: (level: LogLevel, message: string) => void;
-  private readonly random: Random;
-  private readonly store: AttributeStore | undefined;
+  private declare readonly random: Random;
+  private declare readonly store: AttributeStore | undefined;
   private readonly endpointList: Endpoint[] = [];
   private readonly attributeListeners: AttributeChangeListener[] = [];
   private readonly eventListeners: EventListener[] = [];
-  private readonly bootMs: number;
+  private declare readonly bootMs: number;
   private running = false;
 
   constructor(options: DataModelOptions) {
@@ -561,11 +561,6 @@ export class DataModel {
     } catch (error) {
       this.log("error", `saving ${name} failed: ${(error as Error).message}`);
     }
-  }
-
-  /** Forgets every persisted attribute (factory reset); values in memory stay until restart. */
-  clearPersisted(): void {
-    this.store?.clear();
   }
 
   private startEndpoint(endpoint: Endpoint): void {

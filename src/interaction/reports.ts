@@ -7,7 +7,7 @@
 // empty list followed by one append item (ListIndex null) per entry, across messages.
 import { decodeTlv } from "../codec/tlv";
 import type { AccessControl, SubjectDescriptor } from "./access-control";
-import { Privilege, Status, isGlobalAttributeId, GlobalAttribute, type PrivilegeLevel } from "./constants";
+import { Privilege, Status, isGlobalAttributeId, GlobalAttribute, type PrivilegeLevel, freeze } from "./constants";
 import { StatusError } from "./errors";
 import {
   REPORT_DATA_OVERHEAD,
@@ -25,7 +25,7 @@ import { findAttribute, findEvent, type AttributeDefinition, type ClusterServer,
 import { encodeValue, visibleEntry, type FabricView } from "./schema";
 
 /** Wildcard path flags (AttributePathIB field 6, spec 8.9.2.2). */
-export const WildcardFlag = Object.freeze({
+export const WildcardFlag = freeze({
   SkipRootNode: 1 << 0,
   SkipGlobalAttributes: 1 << 1,
   SkipAttributeList: 1 << 2,
@@ -211,10 +211,7 @@ export function* eventReportItems(scope: ReadScope, paths: readonly EventPath[],
   }
   for (const record of scope.model.events.since(eventMin)) {
     if (record.fabricIndex !== 0 && record.fabricIndex !== scope.subject.fabricIndex) continue;
-    const selected = paths.some(
-      (p) => (p.endpoint === undefined || p.endpoint === record.endpoint) && (p.cluster === undefined || p.cluster === record.cluster) && (p.event === undefined || p.event === record.event),
-    );
-    if (!selected) continue;
+    if (!paths.some((path) => eventPathSelects(path, record))) continue;
     const cluster = scope.model.cluster(record.endpoint, record.cluster);
     const definition = cluster ? findEvent(cluster.definition, record.event) : undefined;
     const privilege = definition?.privilege ?? Privilege.View;
@@ -267,9 +264,9 @@ export interface ReportMessage {
  * reported through `onOversize` (a value larger than a message cannot be sent at all).
  */
 export class ReportPacker {
-  private lookahead: Uint8Array | undefined;
-  private lookaheadItem: ReportItem | undefined;
-  private splitting: Iterator<Uint8Array> | undefined;
+  private declare lookahead: Uint8Array | undefined;
+  private declare lookaheadItem: ReportItem | undefined;
+  private declare splitting: Iterator<Uint8Array> | undefined;
   private done = false;
 
   constructor(
@@ -346,6 +343,11 @@ export class ReportPacker {
     this.lookahead = bytes;
     this.lookaheadItem = item;
   }
+}
+
+/** True when an event path (possibly wildcard) selects a logged event. */
+export function eventPathSelects(path: EventPath, record: { endpoint: number; cluster: number; event: number }): boolean {
+  return pathSelects({ endpoint: path.endpoint, cluster: path.cluster, attribute: path.event }, record.endpoint, record.cluster, record.event);
 }
 
 /** True when an attribute path (possibly wildcard) selects the concrete attribute. */

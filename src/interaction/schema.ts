@@ -7,7 +7,7 @@
 // (absent optional fields are undefined); nullable → null.
 import { TlvWriter, type TlvElement, type TlvTag } from "../codec/tlv";
 import { utf8Length } from "../codec/bytes";
-import { FABRIC_INDEX_FIELD_ID } from "./constants";
+import { FABRIC_INDEX_FIELD_ID, freeze } from "./constants";
 
 export type Schema =
   | { readonly kind: "bool" }
@@ -45,15 +45,15 @@ export class SchemaError extends Error {
 }
 
 // Constructors, so that cluster files read like the spec's tables.
-export const bool: Schema = Object.freeze({ kind: "bool" });
-export const uint8: Schema = Object.freeze({ kind: "uint", bits: 8 } as const);
-export const uint16: Schema = Object.freeze({ kind: "uint", bits: 16 } as const);
-export const uint32: Schema = Object.freeze({ kind: "uint", bits: 32 } as const);
-export const uint64: Schema = Object.freeze({ kind: "uint64" });
-export const int8: Schema = Object.freeze({ kind: "int", bits: 8 } as const);
-export const int16: Schema = Object.freeze({ kind: "int", bits: 16 } as const);
-export const int32: Schema = Object.freeze({ kind: "int", bits: 32 } as const);
-export const int64: Schema = Object.freeze({ kind: "int64" });
+export const bool: Schema = freeze({ kind: "bool" });
+export const uint8: Schema = freeze({ kind: "uint", bits: 8 } as const);
+export const uint16: Schema = freeze({ kind: "uint", bits: 16 } as const);
+export const uint32: Schema = freeze({ kind: "uint", bits: 32 } as const);
+export const uint64: Schema = freeze({ kind: "uint64" });
+export const int8: Schema = freeze({ kind: "int", bits: 8 } as const);
+export const int16: Schema = freeze({ kind: "int", bits: 16 } as const);
+export const int32: Schema = freeze({ kind: "int", bits: 32 } as const);
+export const int64: Schema = freeze({ kind: "int64" });
 export const enum8 = uint8;
 export const enum16 = uint16;
 export const bitmap8 = uint8;
@@ -64,38 +64,38 @@ export const clusterId = uint32;
 export const deviceTypeId = uint32;
 export const vendorId = uint16;
 /** Fabric indices are 1..254 in data; 0 never appears in a stored entry. */
-export const fabricIndex: Schema = Object.freeze({ kind: "uint", bits: 8, min: 1, max: 254 } as const);
+export const fabricIndex: Schema = freeze({ kind: "uint", bits: 8, min: 1, max: 254 } as const);
 export const nodeId = uint64;
 export const epochUs = uint64;
 export const systimeMs = uint64;
-export const empty: Schema = Object.freeze({ kind: "empty" });
+export const empty: Schema = freeze({ kind: "empty" });
 
 export function uint(bits: 8 | 16 | 32, min?: number, max?: number): Schema {
-  return Object.freeze({ kind: "uint", bits, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+  return freeze({ kind: "uint", bits, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
 }
 
 export function string(maxLength: number, minLength?: number): Schema {
-  return Object.freeze({ kind: "string", maxLength, ...(minLength !== undefined ? { minLength } : {}) });
+  return freeze({ kind: "string", maxLength, ...(minLength !== undefined ? { minLength } : {}) });
 }
 
 export function octets(maxLength: number, minLength?: number): Schema {
-  return Object.freeze({ kind: "octets", maxLength, ...(minLength !== undefined ? { minLength } : {}) });
+  return freeze({ kind: "octets", maxLength, ...(minLength !== undefined ? { minLength } : {}) });
 }
 
 export function list(item: Schema, maxLength?: number): Schema {
-  return Object.freeze({ kind: "list", item, ...(maxLength !== undefined ? { maxLength } : {}) });
+  return freeze({ kind: "list", item, ...(maxLength !== undefined ? { maxLength } : {}) });
 }
 
 export function nullable(of: Schema): Schema {
-  return Object.freeze({ kind: "nullable", of });
+  return freeze({ kind: "nullable", of });
 }
 
 export function field(tag: number, name: string, schema: Schema, options: { optional?: boolean; fabricSensitive?: boolean } = {}): FieldSchema {
-  return Object.freeze({ tag, name, schema, ...options });
+  return freeze({ tag, name, schema, ...options });
 }
 
 export function struct(...fields: FieldSchema[]): Schema {
-  return Object.freeze({ kind: "struct", fields: Object.freeze(fields) });
+  return freeze({ kind: "struct", fields: freeze(fields) });
 }
 
 /** The FabricIndex field every fabric-scoped structure carries. */
@@ -114,7 +114,7 @@ const INT_RANGE = { 8: [-0x80, 0x7f], 16: [-0x8000, 0x7fff], 32: [-0x80000000, 0
 const U64_MAX = (1n << 64n) - 1n;
 
 function record(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) throw new SchemaError("type", `${what}: expected an object`);
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) throw mismatch(what, "an object");
   return value as Record<string, unknown>;
 }
 
@@ -126,36 +126,36 @@ function record(value: unknown, what: string): Record<string, unknown> {
 export function encodeValue(w: TlvWriter, tag: TlvTag, schema: Schema, value: unknown, view?: FabricView, what = "value"): void {
   switch (schema.kind) {
     case "bool":
-      if (typeof value !== "boolean") throw new SchemaError("type", `${what}: expected a boolean`);
+      if (typeof value !== "boolean") throw mismatch(what, "a boolean");
       w.bool(tag, value);
       return;
     case "uint":
     case "int":
-      if (typeof value !== "number" || !Number.isInteger(value)) throw new SchemaError("type", `${what}: expected an integer`);
+      if (typeof value !== "number" || !Number.isInteger(value)) throw mismatch(what, "an integer");
       checkNumber(schema, value, what);
       if (schema.kind === "uint") w.uint(tag, value);
       else w.int(tag, value);
       return;
     case "uint64":
-      if (typeof value !== "bigint" || value < 0n || value > U64_MAX) throw new SchemaError("type", `${what}: expected a uint64 bigint`);
+      if (typeof value !== "bigint" || value < 0n || value > U64_MAX) throw mismatch(what, "a uint64 bigint");
       w.uint(tag, value);
       return;
     case "int64":
-      if (typeof value !== "bigint") throw new SchemaError("type", `${what}: expected an int64 bigint`);
+      if (typeof value !== "bigint") throw mismatch(what, "an int64 bigint");
       w.int(tag, value);
       return;
     case "float":
     case "double":
-      if (typeof value !== "number") throw new SchemaError("type", `${what}: expected a number`);
+      if (typeof value !== "number") throw mismatch(what, "a number");
       if (schema.kind === "float") w.float(tag, value);
       else w.double(tag, value);
       return;
     case "string":
-      if (typeof value !== "string") throw new SchemaError("type", `${what}: expected a string`);
+      if (typeof value !== "string") throw mismatch(what, "a string");
       w.utf8(tag, value);
       return;
     case "octets":
-      if (!(value instanceof Uint8Array)) throw new SchemaError("type", `${what}: expected bytes`);
+      if (!(value instanceof Uint8Array)) throw mismatch(what, "bytes");
       w.bytes(tag, value);
       return;
     case "nullable":
@@ -163,7 +163,7 @@ export function encodeValue(w: TlvWriter, tag: TlvTag, schema: Schema, value: un
       else encodeValue(w, tag, schema.of, value, view, what);
       return;
     case "list": {
-      if (!Array.isArray(value)) throw new SchemaError("type", `${what}: expected an array`);
+      if (!Array.isArray(value)) throw mismatch(what, "an array");
       w.startArray(tag);
       for (const item of value) {
         if (view && !visibleEntry(schema.item, item, view)) continue;
@@ -208,9 +208,8 @@ export function visibleEntry(schema: Schema, entry: unknown, view: FabricView): 
 
 function checkNumber(schema: Schema & { kind: "uint" | "int" }, value: number, what: string): void {
   const [low, high] = schema.kind === "uint" ? [0, UINT_MAX[schema.bits]] : INT_RANGE[schema.bits];
-  if (value < low || value > high) throw new SchemaError("constraint", `${what}: ${value} does not fit ${schema.kind}${schema.bits}`);
-  if (schema.min !== undefined && value < schema.min) throw new SchemaError("constraint", `${what}: ${value} is below ${schema.min}`);
-  if (schema.max !== undefined && value > schema.max) throw new SchemaError("constraint", `${what}: ${value} is above ${schema.max}`);
+  if (value < low || value > high) throw constraint(`${what}: ${value} does not fit ${schema.kind}${schema.bits}`);
+  checkBounds(value, schema, what);
 }
 
 /** Encodes a value as a standalone anonymous element (persistence, tests). */
@@ -231,21 +230,15 @@ export function decodeValue(el: TlvElement, schema: Schema, fabricIndex?: number
     case "bool":
       if (el.type !== "bool") throw typeError(what, "bool", el);
       return el.value;
-    case "uint": {
-      if (el.type !== "uint" || typeof el.value !== "number") throw typeError(what, "uint", el);
+    case "uint":
+    case "int":
+      if (el.type !== schema.kind || typeof el.value !== "number") throw typeError(what, schema.kind, el);
       checkNumber(schema, el.value, what);
       return el.value;
-    }
-    case "int": {
-      if (el.type !== "int" || typeof el.value !== "number") throw typeError(what, "int", el);
-      checkNumber(schema, el.value, what);
-      return el.value;
-    }
     case "uint64": {
       if (el.type !== "uint") throw typeError(what, "uint", el);
       const value = BigInt(el.value as number | bigint);
-      if (schema.min !== undefined && value < schema.min) throw new SchemaError("constraint", `${what}: ${value} is below ${schema.min}`);
-      if (schema.max !== undefined && value > schema.max) throw new SchemaError("constraint", `${what}: ${value} is above ${schema.max}`);
+      checkBounds(value, schema, what);
       return value;
     }
     case "int64":
@@ -273,7 +266,7 @@ export function decodeValue(el: TlvElement, schema: Schema, fabricIndex?: number
     case "list": {
       if (el.type !== "array" && el.type !== "list") throw typeError(what, "array", el);
       const children = el.value as TlvElement[];
-      if (schema.maxLength !== undefined && children.length > schema.maxLength) throw new SchemaError("constraint", `${what}: ${children.length} entries, more than ${schema.maxLength}`);
+      if (schema.maxLength !== undefined && children.length > schema.maxLength) throw constraint(`${what}: ${children.length} entries, more than ${schema.maxLength}`);
       return children.map((child, index) => decodeValue(child, schema.item, fabricIndex, `${what}[${index}]`));
     }
     case "struct": {
@@ -307,12 +300,27 @@ export function decodeValue(el: TlvElement, schema: Schema, fabricIndex?: number
 }
 
 function typeError(what: string, expected: string, el: TlvElement): SchemaError {
-  return new SchemaError("type", `${what}: expected ${expected}, got ${el.type}`);
+  return mismatch(what, `${expected}, got ${el.type}`);
+}
+
+/** A value of the wrong JavaScript or TLV type. */
+function mismatch(what: string, expected: string): SchemaError {
+  return new SchemaError("type", `${what}: expected ${expected}`);
+}
+
+function constraint(message: string): SchemaError {
+  return new SchemaError("constraint", message);
+}
+
+/** Checks a number or bigint against a schema's own bounds. */
+function checkBounds(value: number | bigint, schema: { min?: number | bigint; max?: number | bigint }, what: string): void {
+  if (schema.min !== undefined && value < schema.min) throw constraint(`${what}: ${value} is below ${schema.min}`);
+  if (schema.max !== undefined && value > schema.max) throw constraint(`${what}: ${value} is above ${schema.max}`);
 }
 
 function checkLength(length: number, schema: { minLength?: number; maxLength: number }, what: string): void {
-  if (length > schema.maxLength) throw new SchemaError("constraint", `${what}: ${length} bytes, longer than ${schema.maxLength}`);
-  if (schema.minLength !== undefined && length < schema.minLength) throw new SchemaError("constraint", `${what}: ${length} bytes, shorter than ${schema.minLength}`);
+  if (length > schema.maxLength) throw constraint(`${what}: ${length} bytes, longer than ${schema.maxLength}`);
+  if (schema.minLength !== undefined && length < schema.minLength) throw constraint(`${what}: ${length} bytes, shorter than ${schema.minLength}`);
 }
 
 /** True for a list attribute (written with replace-all and append operations). */

@@ -18,7 +18,7 @@ import type { Random } from "../crypto";
 import type { LogLevel } from "../platform";
 import { INTERACTION_MODEL_PROTOCOL_ID, type Exchange, type ExchangeManager, type ReceivedMessage } from "../transport/exchange";
 import type { SecureSession } from "../transport/session";
-import { AuthMode, Opcode, Privilege, Status, statusName } from "./constants";
+import { AuthMode, Opcode, Privilege, Status, statusName, freeze } from "./constants";
 import { AccessControl, type SubjectDescriptor } from "./access-control";
 import { StatusError } from "./errors";
 import {
@@ -65,7 +65,7 @@ export interface InteractionLimits {
   processingTimeMs: number;
 }
 
-export const DEFAULT_INTERACTION_LIMITS: Readonly<InteractionLimits> = Object.freeze({
+export const DEFAULT_INTERACTION_LIMITS: Readonly<InteractionLimits> = freeze({
   maxPayloadSize: 1024,
   maxPathsPerInvoke: 4,
   maxAttributePaths: 16,
@@ -143,12 +143,12 @@ function timedMismatch(timed: boolean): StatusError {
 }
 
 export class InteractionServer {
-  readonly limits: InteractionLimits;
-  readonly subscriptions: SubscriptionManager;
-  private readonly exchanges: ExchangeManager;
-  private readonly model: DataModel;
-  private readonly access: AccessControl;
-  private readonly random: Random;
+  declare readonly limits: InteractionLimits;
+  declare readonly subscriptions: SubscriptionManager;
+  private declare readonly exchanges: ExchangeManager;
+  private declare readonly model: DataModel;
+  private declare readonly access: AccessControl;
+  private declare readonly random: Random;
   private readonly describeSubject: (session: SecureSession) => SubjectDescriptor;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly running = new Set<Promise<void>>();
@@ -189,7 +189,7 @@ export class InteractionServer {
   private accept(exchange: Exchange, message: ReceivedMessage): void {
     const session = exchange.session;
     if (session.kind === "unsecured") {
-      this.log("warn", "interaction model message on an unsecured session dropped");
+      this.log("warn", "IM message on an unsecured session dropped");
       exchange.abort();
       return;
     }
@@ -210,7 +210,7 @@ export class InteractionServer {
     } catch (error) {
       const status = error instanceof StatusError ? error.status : error instanceof ImMessageError ? Status.InvalidAction : undefined;
       if (status !== undefined) {
-        this.log("info", `interaction refused with ${statusName(status)}: ${(error as Error).message}`);
+        this.log("info", `refused with ${statusName(status)}: ${(error as Error).message}`);
         this.sendStatus(exchange, status);
         exchange.close();
       } else {

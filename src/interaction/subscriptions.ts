@@ -18,7 +18,7 @@ import { Opcode, Status } from "./constants";
 import { decodeStatusResponse, encodeReportData, type AttributePath, type EventPath } from "./messages";
 import type { DataModel } from "./model";
 import type { EventRecord } from "./events";
-import { ReportPacker, attributeReportItems, eventReportItems, pathSelects, type ReadScope } from "./reports";
+import { ReportPacker, attributeReportItems, eventPathSelects, eventReportItems, pathSelects, type ReadScope } from "./reports";
 
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_FABRIC = 3;
 export const DEFAULT_MAX_SUBSCRIPTIONS = 15;
@@ -39,17 +39,17 @@ export interface SubscriptionParameters {
 type SubscriptionState = "priming" | "idle" | "reporting" | "ended";
 
 export class Subscription {
-  readonly id: number;
-  readonly session: SecureSession;
-  readonly subject: SubjectDescriptor;
-  readonly attributePaths: readonly AttributePath[];
-  readonly eventPaths: readonly EventPath[];
-  readonly fabricFiltered: boolean;
-  readonly minIntervalMs: number;
-  readonly maxIntervalMs: number;
-  readonly createdMs: number;
+  declare readonly id: number;
+  declare readonly session: SecureSession;
+  declare readonly subject: SubjectDescriptor;
+  declare readonly attributePaths: readonly AttributePath[];
+  declare readonly eventPaths: readonly EventPath[];
+  declare readonly fabricFiltered: boolean;
+  declare readonly minIntervalMs: number;
+  declare readonly maxIntervalMs: number;
+  declare readonly createdMs: number;
   /** Next event number to report. */
-  eventMin: bigint;
+  declare eventMin: bigint;
   state: SubscriptionState = "priming";
   /** Changed attributes not yet reported, as "endpoint/cluster/attribute". */
   changes = new Set<string>();
@@ -57,9 +57,9 @@ export class Subscription {
   everythingChanged = false;
   eventsPending = false;
   urgentEventPending = false;
-  lastReportMs: number;
-  timer: TimerHandle | undefined;
-  exchange: Exchange | undefined;
+  declare lastReportMs: number;
+  declare timer: TimerHandle | undefined;
+  declare exchange: Exchange | undefined;
 
   constructor(parameters: SubscriptionParameters, now: number) {
     this.id = parameters.id;
@@ -101,8 +101,8 @@ export interface SubscriptionManagerOptions {
 }
 
 export class SubscriptionManager {
-  readonly maxPerFabric: number;
-  readonly maxTotal: number;
+  declare readonly maxPerFabric: number;
+  declare readonly maxTotal: number;
   private readonly list: Subscription[] = [];
   private readonly detach: (() => void)[] = [];
 
@@ -159,7 +159,11 @@ export class SubscriptionManager {
     subscription.state = "idle";
     subscription.lastReportMs = this.options.model.clock.now();
     this.schedule(subscription);
-    this.options.log("info", `subscription 0x${subscription.id.toString(16)} active: ${subscription.minIntervalMs / 1000}..${subscription.maxIntervalMs / 1000} s`);
+    this.note(subscription, `active: ${subscription.minIntervalMs / 1000}..${subscription.maxIntervalMs / 1000} s`);
+  }
+
+  private note(subscription: Subscription, text: string, level: LogLevel = "info"): void {
+    this.options.log(level, `subscription 0x${subscription.id.toString(16)} ${text}`);
   }
 
   end(subscription: Subscription, reason: string): void {
@@ -171,7 +175,7 @@ export class SubscriptionManager {
     subscription.timer = undefined;
     subscription.exchange?.abort();
     subscription.exchange = undefined;
-    this.options.log("info", `subscription 0x${subscription.id.toString(16)} ended: ${reason}`);
+    this.note(subscription, `ended: ${reason}`);
   }
 
   close(): void {
@@ -196,9 +200,7 @@ export class SubscriptionManager {
 
   private eventLogged(record: EventRecord): void {
     for (const s of this.list) {
-      const matching = s.eventPaths.filter(
-        (p) => (p.endpoint === undefined || p.endpoint === record.endpoint) && (p.cluster === undefined || p.cluster === record.cluster) && (p.event === undefined || p.event === record.event),
-      );
+      const matching = s.eventPaths.filter((path) => eventPathSelects(path, record));
       if (matching.length === 0) continue;
       s.eventsPending = true;
       // Urgent events are reported as soon as the min interval allows; others ride along with
@@ -228,7 +230,8 @@ export class SubscriptionManager {
 
   private async report(s: Subscription): Promise<void> {
     if (s.state !== "idle") return;
-    const clock = this.options.model.clock;
+    const { model, access, log, maxPayloadSize, processingTimeMs } = this.options;
+    const clock = model.clock;
     const keepAliveDue = clock.now() >= s.lastReportMs + s.maxIntervalMs;
     s.state = "reporting";
     const changes = s.changes;
@@ -238,20 +241,14 @@ export class SubscriptionManager {
     s.urgentEventPending = false;
     const eventsPending = s.eventsPending;
     s.eventsPending = false;
-    const scope: ReadScope = {
-      model: this.options.model,
-      access: this.options.access,
-      subject: s.subject,
-      fabricFiltered: s.fabricFiltered,
-      log: (message) => this.options.log("warn", message),
-    };
+    const scope: ReadScope = { model, access, subject: s.subject, fabricFiltered: s.fabricFiltered, log: (message) => log("warn", message) };
     const changed = everything ? () => true : (e: number, c: number, a: number) => changes.has(`${e}/${c}/${a}`);
     const hasAttributeWork = everything || changes.size > 0;
     const items = (function* () {
       if (hasAttributeWork) yield* attributeReportItems(scope, s.attributePaths, { changed });
       if (eventsPending || keepAliveDue) yield* eventReportItems(scope, s.eventPaths, s.eventMin, false);
     })()[Symbol.iterator]();
-    const packer = new ReportPacker(items, this.options.maxPayloadSize, { subscriptionId: s.id }, () => this.options.log("warn", `subscription 0x${s.id.toString(16)}: a value too large for a report was left out`));
+    const packer = new ReportPacker(items, maxPayloadSize, { subscriptionId: s.id }, () => this.note(s, "left out a value too large for a report", "warn"));
     let message = packer.next();
     if (!message.more && isEmptyReport(message.payload, s.id) && !keepAliveDue) {
       // Nothing the subscriber may see changed: no report, the max-interval timer stands.
@@ -270,11 +267,11 @@ export class SubscriptionManager {
     try {
       for (;;) {
         exchange.send(INTERACTION_MODEL_PROTOCOL_ID, Opcode.ReportData, message.payload);
-        const reply = await exchange.nextMessage(exchange.responseTimeoutMs(this.options.processingTimeMs));
+        const reply = await exchange.nextMessage(exchange.responseTimeoutMs(processingTimeMs));
         if (s.ended) return;
-        if (reply.opcode !== Opcode.StatusResponse) throw new Error(`answered a report with opcode 0x${reply.opcode.toString(16)}`);
+        if (reply.opcode !== Opcode.StatusResponse) throw new Error(`report answered with opcode 0x${reply.opcode.toString(16)}`);
         const status = decodeStatusResponse(reply.payload).status;
-        if (status !== Status.Success) throw new Error(`the subscriber answered with status 0x${status.toString(16)}`);
+        if (status !== Status.Success) throw new Error(`report answered with status 0x${status.toString(16)}`);
         if (message.lastEventNumber !== undefined && message.lastEventNumber >= s.eventMin) s.eventMin = message.lastEventNumber + 1n;
         if (!message.more) break;
         message = packer.next();
