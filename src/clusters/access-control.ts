@@ -19,7 +19,7 @@ import type { FabricScopedData } from "../commissioning/fabric-table";
 import type { FailSafeContext, FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
 import { groupSubject, isCaseSubject, type AccessControlEntries, type AccessControlEntry, type AccessControlTarget } from "../interaction/access-control";
-import { AuthMode, Privilege, Status, type AuthModeValue, type PrivilegeLevel } from "../interaction/constants";
+import { AuthMode, Privilege, Status, type AuthModeValue, type PrivilegeLevel, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
 import { ClusterServer, attribute, defineCluster, event, type AttributeDefinition, type ReadContext, type WriteContext } from "../interaction/model";
@@ -45,16 +45,16 @@ import {
 import type { LogLevel } from "../platform";
 import { ClusterId } from "./ids";
 
-export const AccessControlAttribute = Object.freeze({
+export const AccessControlAttribute = freeze({
   Acl: 0x0000,
   Extension: 0x0001,
   SubjectsPerAccessControlEntry: 0x0002,
   TargetsPerAccessControlEntry: 0x0003,
   AccessControlEntriesPerFabric: 0x0004,
 });
-export const AccessControlEvent = Object.freeze({ AccessControlEntryChanged: 0x00, AccessControlExtensionChanged: 0x01 });
-export const AccessControlFeature = Object.freeze({ Extension: 1 << 0 });
-export const ChangeType = Object.freeze({ Changed: 0, Added: 1, Removed: 2 });
+export const AccessControlEvent = freeze({ AccessControlEntryChanged: 0x00, AccessControlExtensionChanged: 0x01 });
+export const AccessControlFeature = freeze({ Extension: 1 << 0 });
+export const ChangeType = freeze({ Changed: 0, Added: 1, Removed: 2 });
 
 export const SUBJECTS_PER_ENTRY = 4;
 export const TARGETS_PER_ENTRY = 3;
@@ -132,8 +132,8 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
   readonly subjectsPerAccessControlEntry = SUBJECTS_PER_ENTRY;
   readonly targetsPerAccessControlEntry = TARGETS_PER_ENTRY;
   readonly accessControlEntriesPerFabric = ENTRIES_PER_FABRIC;
-  private readonly store: TransactionalStore;
-  private readonly failSafe: FailSafeContext;
+  private declare readonly store: TransactionalStore;
+  private declare readonly failSafe: FailSafeContext;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly committed = new Map<number, FabricAcl>();
   private readonly pending = new Map<number, FabricAcl>();
@@ -157,7 +157,7 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
         this.committed.set(fabricIndex, decodeRecord(record, fabricIndex));
         this.rebuild(fabricIndex);
       } catch (error) {
-        this.log("error", `ACL record ${key} is unusable and was skipped: ${(error as Error).message}`);
+        this.log("error", `ACL record ${key} is unusable: ${(error as Error).message}`);
       }
     }
   }

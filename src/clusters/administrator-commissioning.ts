@@ -15,7 +15,7 @@ import {
   type CommissioningWindowManager,
 } from "../commissioning/commissioning-window";
 import type { FailSafeContext } from "../commissioning/fail-safe";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import { empty, enum8, fabricIndex, field, nullable, octets, struct, uint, uint16, uint32, vendorId } from "../interaction/schema";
@@ -23,10 +23,10 @@ import { PBKDF_MAX_ITERATIONS, PBKDF_MAX_SALT_LENGTH, PBKDF_MIN_ITERATIONS, PBKD
 import type { PaseVerifier } from "../securechannel/pase";
 import { ClusterId } from "./ids";
 
-export const AdministratorCommissioningAttribute = Object.freeze({ WindowStatus: 0x00, AdminFabricIndex: 0x01, AdminVendorId: 0x02 });
-export const AdministratorCommissioningCommand = Object.freeze({ OpenCommissioningWindow: 0x00, OpenBasicCommissioningWindow: 0x01, RevokeCommissioning: 0x02 });
-export const AdministratorCommissioningStatus = Object.freeze({ Busy: 2, PakeParameterError: 3, WindowNotOpen: 4 });
-export const AdministratorCommissioningFeature = Object.freeze({ Basic: 1 << 0 });
+export const AdministratorCommissioningAttribute = freeze({ WindowStatus: 0x00, AdminFabricIndex: 0x01, AdminVendorId: 0x02 });
+export const AdministratorCommissioningCommand = freeze({ OpenCommissioningWindow: 0x00, OpenBasicCommissioningWindow: 0x01, RevokeCommissioning: 0x02 });
+export const AdministratorCommissioningStatus = freeze({ Busy: 2, PakeParameterError: 3, WindowNotOpen: 4 });
+export const AdministratorCommissioningFeature = freeze({ Basic: 1 << 0 });
 
 /** PAKE passcode verifier of OpenCommissioningWindow: w0 (32 bytes) || L (65 bytes). */
 export const PAKE_VERIFIER_LENGTH = 97;
@@ -75,7 +75,7 @@ export interface AdministratorCommissioningOptions {
 }
 
 export class AdministratorCommissioningServer extends ClusterServer {
-  private readonly options: AdministratorCommissioningOptions;
+  private declare readonly options: AdministratorCommissioningOptions;
 
   constructor(options: AdministratorCommissioningOptions) {
     super(AdministratorCommissioning);

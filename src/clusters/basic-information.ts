@@ -6,7 +6,7 @@
 // Events: StartUp at every start; ShutDown and Leave when the device calls shutDown()/leave().
 import type { Random } from "../crypto";
 import type { FactoryData } from "../factory";
-import { DATA_MODEL_REVISION, Privilege, SPECIFICATION_VERSION, Status } from "../interaction/constants";
+import { DATA_MODEL_REVISION, Privilege, SPECIFICATION_VERSION, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
 import { ClusterServer, attribute, defineCluster, event, type AttributeDefinition, type WriteContext } from "../interaction/model";
@@ -14,7 +14,7 @@ import { MAX_PATHS_PER_INVOKE, SUBSCRIPTIONS_PER_FABRIC } from "../interaction/s
 import { bool, empty, fabricIndex, field, string, struct, uint, uint16, uint32, vendorId } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const BasicInformationAttribute = Object.freeze({
+export const BasicInformationAttribute = freeze({
   DataModelRevision: 0x00,
   VendorName: 0x01,
   VendorId: 0x02,
@@ -34,7 +34,7 @@ export const BasicInformationAttribute = Object.freeze({
   MaxPathsPerInvoke: 0x16,
 });
 
-export const BasicInformationEvent = Object.freeze({ StartUp: 0x00, ShutDown: 0x01, Leave: 0x02 });
+export const BasicInformationEvent = freeze({ StartUp: 0x00, ShutDown: 0x01, Leave: 0x02 });
 
 const CapabilityMinimaStruct = struct(field(0, "caseSessionsPerFabric", uint(16, 3)), field(1, "subscriptionsPerFabric", uint(16, 3)));
 const A = BasicInformationAttribute;
@@ -91,23 +91,23 @@ export interface BasicInformationOptions {
 
 export class BasicInformationServer extends ClusterServer {
   readonly dataModelRevision = DATA_MODEL_REVISION;
-  readonly vendorName: string;
-  readonly vendorId: number;
-  readonly productName: string;
-  readonly productId: number;
+  declare readonly vendorName: string;
+  declare readonly vendorId: number;
+  declare readonly productName: string;
+  declare readonly productId: number;
   nodeLabel = "";
   location = "XX";
-  readonly hardwareVersion: number;
-  readonly hardwareVersionString: string;
-  readonly softwareVersion: number;
-  readonly softwareVersionString: string;
-  readonly serialNumber: string;
+  declare readonly hardwareVersion: number;
+  declare readonly hardwareVersionString: string;
+  declare readonly softwareVersion: number;
+  declare readonly softwareVersionString: string;
+  declare readonly serialNumber: string;
   localConfigDisabled = false;
   uniqueId = "";
-  readonly capabilityMinima: { caseSessionsPerFabric: number; subscriptionsPerFabric: number };
+  declare readonly capabilityMinima: { caseSessionsPerFabric: number; subscriptionsPerFabric: number };
   readonly specificationVersion = SPECIFICATION_VERSION;
-  readonly maxPathsPerInvoke: number;
-  private readonly random: Random;
+  declare readonly maxPathsPerInvoke: number;
+  private declare readonly random: Random;
 
   constructor(options: BasicInformationOptions) {
     super(BasicInformation);

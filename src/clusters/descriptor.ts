@@ -1,12 +1,13 @@
 // Descriptor cluster (0x001D, Core spec 9.5, revision 2): what an endpoint is and holds. Every
 // value is derived from the node's composition when read; nothing is stored.
+import { freeze } from "../interaction/constants";
 import { ClusterServer, attribute, defineCluster, type AttributeDefinition, type ReadContext } from "../interaction/model";
 import { clusterId, deviceTypeId, endpointNo, field, list, struct, uint } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
 const DeviceTypeStruct = struct(field(0, "deviceType", deviceTypeId), field(1, "revision", uint(16, 1)));
 
-export const DescriptorAttribute = Object.freeze({ DeviceTypeList: 0x0000, ServerList: 0x0001, ClientList: 0x0002, PartsList: 0x0003 });
+export const DescriptorAttribute = freeze({ DeviceTypeList: 0x0000, ServerList: 0x0001, ClientList: 0x0002, PartsList: 0x0003 });
 
 export const Descriptor = defineCluster({
   id: ClusterId.Descriptor,

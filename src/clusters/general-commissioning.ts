@@ -16,14 +16,14 @@
 import { TlvStruct, TlvWriter } from "../codec/tlv";
 import { DEFAULT_FAIL_SAFE_EXPIRY_SECONDS, MAX_CUMULATIVE_FAIL_SAFE_SECONDS, type FailSafeContext, type FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type CommandDefinition, type InvokeContext } from "../interaction/model";
 import { bool, empty, enum8, field, string, struct, uint16, uint64 } from "../interaction/schema";
 import type { LogLevel } from "../platform";
 import { ClusterId } from "./ids";
 
-export const GeneralCommissioningAttribute = Object.freeze({
+export const GeneralCommissioningAttribute = freeze({
   Breadcrumb: 0x0000,
   BasicCommissioningInfo: 0x0001,
   RegulatoryConfig: 0x0002,
@@ -31,7 +31,7 @@ export const GeneralCommissioningAttribute = Object.freeze({
   SupportsConcurrentConnection: 0x0004,
 });
 
-export const GeneralCommissioningCommand = Object.freeze({
+export const GeneralCommissioningCommand = freeze({
   ArmFailSafe: 0x00,
   ArmFailSafeResponse: 0x01,
   SetRegulatoryConfig: 0x02,
@@ -40,7 +40,7 @@ export const GeneralCommissioningCommand = Object.freeze({
   CommissioningCompleteResponse: 0x05,
 });
 
-export const CommissioningError = Object.freeze({
+export const CommissioningError = freeze({
   Ok: 0,
   ValueOutsideRange: 1,
   InvalidAuthentication: 2,
@@ -48,7 +48,7 @@ export const CommissioningError = Object.freeze({
   BusyWithOtherAdmin: 4,
 });
 
-export const RegulatoryLocation = Object.freeze({ Indoor: 0, Outdoor: 1, IndoorOutdoor: 2 });
+export const RegulatoryLocation = freeze({ Indoor: 0, Outdoor: 1, IndoorOutdoor: 2 });
 
 const REGULATORY_KEY = "reg";
 const C = GeneralCommissioningCommand;
@@ -101,12 +101,12 @@ interface CommissioningResponse {
 export class GeneralCommissioningServer extends ClusterServer implements FailSafeParticipant {
   breadcrumb = 0n;
   readonly basicCommissioningInfo = { failSafeExpiryLengthSeconds: DEFAULT_FAIL_SAFE_EXPIRY_SECONDS, maxCumulativeFailsafeSeconds: MAX_CUMULATIVE_FAIL_SAFE_SECONDS };
-  regulatoryConfig: number;
-  readonly locationCapability: number;
-  readonly supportsConcurrentConnection: boolean;
-  private committedRegulatoryConfig: number;
-  private pendingRegulatoryConfig: number | undefined;
-  private readonly options: GeneralCommissioningOptions;
+  declare regulatoryConfig: number;
+  declare readonly locationCapability: number;
+  declare readonly supportsConcurrentConnection: boolean;
+  private declare committedRegulatoryConfig: number;
+  private declare pendingRegulatoryConfig: number | undefined;
+  private declare readonly options: GeneralCommissioningOptions;
   private readonly log: (level: LogLevel, message: string) => void;
 
   constructor(options: GeneralCommissioningOptions) {
@@ -128,7 +128,7 @@ export class GeneralCommissioningServer extends ClusterServer implements FailSaf
       const config = TlvStruct.decode(record).uint(0);
       if (this.acceptable(config)) this.regulatoryConfig = this.committedRegulatoryConfig = config;
     } catch (error) {
-      this.log("warn", `regulatory configuration record unreadable: ${(error as Error).message}`);
+      this.log("warn", `unreadable regulatory record: ${(error as Error).message}`);
     }
   }
 
@@ -186,8 +186,8 @@ export class GeneralCommissioningServer extends ClusterServer implements FailSaf
     try {
       failSafe.commit();
     } catch (error) {
-      this.log("error", `committing the commissioning of fabric ${fabricIndex} failed: ${(error as Error).message}`);
-      throw new StatusError(Status.Failure, "the commissioning could not be stored");
+      this.log("error", `commit of fabric ${fabricIndex} failed: ${(error as Error).message}`);
+      throw new StatusError(Status.Failure, "commit failed");
     }
     this.set("breadcrumb", 0n);
     this.options.onCommissioningComplete(fabricIndex, context);

@@ -3,14 +3,14 @@
 // UpTime, TestEventTriggersEnabled, the TestEventTrigger and TimeSnapshot commands and the
 // BootReason event.
 import type { NetworkInterfaceInfo } from "../platform";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
 import { ClusterServer, attribute, command, defineCluster, event, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import { bool, empty, enum8, field, list, nullable, octets, string, struct, uint16, uint64 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const BootReason = Object.freeze({
+export const BootReason = freeze({
   Unspecified: 0,
   PowerOnReboot: 1,
   BrownOutReset: 2,
@@ -20,10 +20,10 @@ export const BootReason = Object.freeze({
   SoftwareReset: 6,
 });
 
-export const InterfaceType = Object.freeze({ Unspecified: 0, WiFi: 1, Ethernet: 2, Cellular: 3, Thread: 4 });
+export const InterfaceType = freeze({ Unspecified: 0, WiFi: 1, Ethernet: 2, Cellular: 3, Thread: 4 });
 
-export const GeneralDiagnosticsAttribute = Object.freeze({ NetworkInterfaces: 0x00, RebootCount: 0x01, UpTime: 0x02, BootReason: 0x04, TestEventTriggersEnabled: 0x08 });
-export const GeneralDiagnosticsCommand = Object.freeze({ TestEventTrigger: 0x00, TimeSnapshot: 0x01, TimeSnapshotResponse: 0x02 });
+export const GeneralDiagnosticsAttribute = freeze({ NetworkInterfaces: 0x00, RebootCount: 0x01, UpTime: 0x02, BootReason: 0x04, TestEventTriggersEnabled: 0x08 });
+export const GeneralDiagnosticsCommand = freeze({ TestEventTrigger: 0x00, TimeSnapshot: 0x01, TimeSnapshotResponse: 0x02 });
 
 /** One entry of NetworkInterfaces (NetworkInterface struct). */
 export interface NetworkInterface {
@@ -86,8 +86,8 @@ export interface GeneralDiagnosticsOptions {
 
 export class GeneralDiagnosticsServer extends ClusterServer {
   rebootCount = 0;
-  readonly bootReason: number;
-  readonly testEventTriggersEnabled: boolean;
+  declare readonly bootReason: number;
+  declare readonly testEventTriggersEnabled: boolean;
 
   constructor(private readonly options: GeneralDiagnosticsOptions = {}) {
     super(GeneralDiagnostics);

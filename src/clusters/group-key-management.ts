@@ -9,14 +9,14 @@
 // its start time present, later epochs after earlier ones, keys 16 bytes (CONSTRAINT_ERROR
 // otherwise), TrustFirst security policy; the IPK takes only EpochKey0.
 import { OperationalCertError, type OperationalFabricTable } from "../commissioning/fabric-table";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type WriteContext } from "../interaction/model";
 import { empty, endpointNo, enum8, fabricIndexField, field, list, nullable, octets, string, struct, uint16, uint64 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const GroupKeyManagementAttribute = Object.freeze({ GroupKeyMap: 0x00, GroupTable: 0x01, MaxGroupsPerFabric: 0x02, MaxGroupKeysPerFabric: 0x03 });
-export const GroupKeyManagementCommand = Object.freeze({
+export const GroupKeyManagementAttribute = freeze({ GroupKeyMap: 0x00, GroupTable: 0x01, MaxGroupsPerFabric: 0x02, MaxGroupKeysPerFabric: 0x03 });
+export const GroupKeyManagementCommand = freeze({
   KeySetWrite: 0x00,
   KeySetRead: 0x01,
   KeySetReadResponse: 0x02,
@@ -24,7 +24,7 @@ export const GroupKeyManagementCommand = Object.freeze({
   KeySetReadAllIndices: 0x04,
   KeySetReadAllIndicesResponse: 0x05,
 });
-export const GroupKeySecurityPolicy = Object.freeze({ TrustFirst: 0, CacheAndSync: 1 });
+export const GroupKeySecurityPolicy = freeze({ TrustFirst: 0, CacheAndSync: 1 });
 
 /** Group key set 0 is the IPK (spec 4.17.3.5.1). */
 export const IPK_KEY_SET_ID = 0;
@@ -34,13 +34,10 @@ const sensitive = { fabricSensitive: true };
 export const GroupKeySetStruct = struct(
   field(0, "groupKeySetId", uint16),
   field(1, "groupKeySecurityPolicy", enum8, sensitive),
-  field(2, "epochKey0", nullable(octets(32)), sensitive),
-  field(3, "epochStartTime0", nullable(uint64), sensitive),
-  field(4, "epochKey1", nullable(octets(32)), sensitive),
-  field(5, "epochStartTime1", nullable(uint64), sensitive),
-  field(6, "epochKey2", nullable(octets(32)), sensitive),
-  field(7, "epochStartTime2", nullable(uint64), sensitive),
+  // EpochKey0..2 (tags 2, 4, 6) each followed by its EpochStartTime (3, 5, 7).
+  ...[0, 1, 2].flatMap((n) => [field(2 + 2 * n, `epochKey${n}`, nullable(octets(32)), sensitive), field(3 + 2 * n, `epochStartTime${n}`, nullable(uint64), sensitive)]),
 );
+const keySetIdRequest = struct(field(0, "groupKeySetId", uint16));
 const GroupKeyMapStruct = struct(field(1, "groupId", uint16), field(2, "groupKeySetId", uint16), fabricIndexField);
 const GroupInfoMapStruct = struct(field(1, "groupId", uint16), field(2, "endpoints", list(endpointNo)), field(3, "groupName", string(16), { optional: true }), fabricIndexField);
 
@@ -60,8 +57,8 @@ export const GroupKeyManagement = defineCluster({
   ],
   commands: [
     command(C.KeySetWrite, "keySetWrite", struct(field(0, "groupKeySet", GroupKeySetStruct)), admin),
-    command(C.KeySetRead, "keySetRead", struct(field(0, "groupKeySetId", uint16)), { ...admin, response: { id: C.KeySetReadResponse, schema: struct(field(0, "groupKeySet", GroupKeySetStruct)) } }),
-    command(C.KeySetRemove, "keySetRemove", struct(field(0, "groupKeySetId", uint16)), admin),
+    command(C.KeySetRead, "keySetRead", keySetIdRequest, { ...admin, response: { id: C.KeySetReadResponse, schema: struct(field(0, "groupKeySet", GroupKeySetStruct)) } }),
+    command(C.KeySetRemove, "keySetRemove", keySetIdRequest, admin),
     command(C.KeySetReadAllIndices, "keySetReadAllIndices", empty, { ...admin, response: { id: C.KeySetReadAllIndicesResponse, schema: struct(field(0, "groupKeySetIDs", list(uint16))) } }),
   ],
 });

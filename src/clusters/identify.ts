@@ -2,17 +2,17 @@
 // once a second while the endpoint identifies itself; TriggerEffect runs a short effect. What
 // "identifying" looks like (a blinking light, a beep) is the device's: it gets callbacks.
 import type { TimerHandle } from "../platform";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type WriteContext } from "../interaction/model";
 import { enum8, field, struct, uint16 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const IdentifyType = Object.freeze({ None: 0, LightOutput: 1, VisibleIndicator: 2, AudibleBeep: 3, Display: 4, Actuator: 5 });
-export const IdentifyEffect = Object.freeze({ Blink: 0x00, Breathe: 0x01, Okay: 0x02, ChannelChange: 0x0b, FinishEffect: 0xfe, StopEffect: 0xff });
-const EFFECTS: readonly number[] = Object.freeze(Object.values(IdentifyEffect));
+export const IdentifyType = freeze({ None: 0, LightOutput: 1, VisibleIndicator: 2, AudibleBeep: 3, Display: 4, Actuator: 5 });
+export const IdentifyEffect = freeze({ Blink: 0x00, Breathe: 0x01, Okay: 0x02, ChannelChange: 0x0b, FinishEffect: 0xfe, StopEffect: 0xff });
+const EFFECTS: readonly number[] = freeze(Object.values(IdentifyEffect));
 
-export const IdentifyCommand = Object.freeze({ Identify: 0x00, TriggerEffect: 0x40 });
+export const IdentifyCommand = freeze({ Identify: 0x00, TriggerEffect: 0x40 });
 
 export const Identify = defineCluster({
   id: ClusterId.Identify,
@@ -34,8 +34,8 @@ export interface IdentifyOptions {
 
 export class IdentifyServer extends ClusterServer {
   identifyTime = 0;
-  readonly identifyType: number;
-  private timer: TimerHandle | undefined;
+  declare readonly identifyType: number;
+  private declare timer: TimerHandle | undefined;
 
   constructor(private readonly options: IdentifyOptions = {}) {
     super(Identify);

@@ -14,15 +14,15 @@ import { TlvStruct, TlvWriter } from "../codec/tlv";
 import { bytesEqual, utf8Encode } from "../codec/bytes";
 import type { FailSafeContext, FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
-import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type ClusterDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
+import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import { bitmap8, bool, enum8, field, int32, int8, list, nullable, octets, string, struct, uint16, uint64, uint8 } from "../interaction/schema";
 import type { Clock, LogLevel } from "../platform";
 import { ClusterId } from "./ids";
 
-export const NetworkCommissioningFeature = Object.freeze({ WiFi: 1 << 0, Thread: 1 << 1, Ethernet: 1 << 2 });
-export const NetworkCommissioningAttribute = Object.freeze({
+export const NetworkCommissioningFeature = freeze({ WiFi: 1 << 0, Thread: 1 << 1, Ethernet: 1 << 2 });
+export const NetworkCommissioningAttribute = freeze({
   MaxNetworks: 0x00,
   Networks: 0x01,
   ScanMaxTimeSeconds: 0x02,
@@ -33,7 +33,7 @@ export const NetworkCommissioningAttribute = Object.freeze({
   LastConnectErrorValue: 0x07,
   SupportedWiFiBands: 0x08,
 });
-export const NetworkCommissioningCommand = Object.freeze({
+export const NetworkCommissioningCommand = freeze({
   ScanNetworks: 0x00,
   ScanNetworksResponse: 0x01,
   AddOrUpdateWiFiNetwork: 0x02,
@@ -44,7 +44,7 @@ export const NetworkCommissioningCommand = Object.freeze({
   ReorderNetwork: 0x08,
 });
 /** NetworkCommissioningStatusEnum (spec 11.9.5.2). */
-export const NetworkingStatus = Object.freeze({
+export const NetworkingStatus = freeze({
   Success: 0,
   OutOfRange: 1,
   BoundsExceeded: 2,
@@ -59,7 +59,7 @@ export const NetworkingStatus = Object.freeze({
   IpBindFailed: 11,
   UnknownError: 12,
 });
-export const WiFiBand = Object.freeze({ Band2G4: 0, Band3G65: 1, Band5G: 2, Band6G: 3, Band60G: 4, Band1G: 5 });
+export const WiFiBand = freeze({ Band2G4: 0, Band3G65: 1, Band5G: 2, Band6G: 3, Band60G: 4, Band1G: 5 });
 
 export const SCAN_MAX_TIME_SECONDS = 10;
 export const CONNECT_MAX_TIME_SECONDS = 20;
@@ -186,20 +186,16 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
   lastNetworkingStatus: number | null = null;
   lastNetworkId: Uint8Array | null = null;
   lastConnectErrorValue: number | null = null;
-  private readonly options: NetworkCommissioningOptions;
+  private declare readonly options: NetworkCommissioningOptions;
   private readonly log: (level: LogLevel, message: string) => void;
   private committed: WiFiNetwork[] = [];
-  private pending: WiFiNetwork[] | undefined;
-  private connectedSsid: Uint8Array | undefined;
+  private declare pending: WiFiNetwork[] | undefined;
+  private declare connectedSsid: Uint8Array | undefined;
 
   constructor(options: NetworkCommissioningOptions) {
     super(options.feature === "wifi" ? NetworkCommissioningWiFi : NetworkCommissioningEthernet);
     this.options = options;
     this.log = options.log ?? (() => {});
-  }
-
-  static definitionFor(feature: "ethernet" | "wifi"): ClusterDefinition {
-    return feature === "wifi" ? NetworkCommissioningWiFi : NetworkCommissioningEthernet;
   }
 
   get supportedWiFiBands(): number[] {
@@ -219,7 +215,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
           return { ssid: fields.bytes(0, { max: 32 }).slice(), credentials: fields.bytes(1, { max: 64 }).slice() };
         });
     } catch (error) {
-      this.log("error", `stored Wi-Fi networks unreadable: ${(error as Error).message}`);
+      this.log("error", `unreadable Wi-Fi record: ${(error as Error).message}`);
     }
   }
 
@@ -268,7 +264,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
 
   private requireFailSafe(context: InvokeContext): void {
     const { failSafe } = this.options;
-    if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "network changes need the fail-safe armed by this administrator");
+    if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "fail-safe not armed by this fabric");
   }
 
   private change(networks: WiFiNetwork[]): void {

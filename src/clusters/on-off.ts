@@ -6,16 +6,16 @@
 // The device drives its output from the `onChange` callback. Scenes are not implemented, so the
 // global scene the Lighting commands store and recall is just the on/off state.
 import type { TimerHandle } from "../platform";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type WriteContext } from "../interaction/model";
 import { bitmap8, bool, empty, enum8, field, nullable, struct, uint, uint16 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const OnOffFeature = Object.freeze({ Lighting: 1 << 0, DeadFrontBehavior: 1 << 1, OffOnly: 1 << 2 });
-export const OnOffAttribute = Object.freeze({ OnOff: 0x0000, GlobalSceneControl: 0x4000, OnTime: 0x4001, OffWaitTime: 0x4002, StartUpOnOff: 0x4003 });
-export const OnOffCommand = Object.freeze({ Off: 0x00, On: 0x01, Toggle: 0x02, OffWithEffect: 0x40, OnWithRecallGlobalScene: 0x41, OnWithTimedOff: 0x42 });
-export const StartUpOnOff = Object.freeze({ Off: 0, On: 1, Toggle: 2 });
+export const OnOffFeature = freeze({ Lighting: 1 << 0, DeadFrontBehavior: 1 << 1, OffOnly: 1 << 2 });
+export const OnOffAttribute = freeze({ OnOff: 0x0000, GlobalSceneControl: 0x4000, OnTime: 0x4001, OffWaitTime: 0x4002, StartUpOnOff: 0x4003 });
+export const OnOffCommand = freeze({ Off: 0x00, On: 0x01, Toggle: 0x02, OffWithEffect: 0x40, OnWithRecallGlobalScene: 0x41, OnWithTimedOff: 0x42 });
+export const StartUpOnOff = freeze({ Off: 0, On: 1, Toggle: 2 });
 
 const A = OnOffAttribute;
 const operate = { privilege: Privilege.Operate };
@@ -49,7 +49,7 @@ export const OnOff = defineCluster({
 
 const ACCEPT_ONLY_WHEN_ON = 0x01;
 const TICK_MS = 100;
-const EFFECT_VARIANTS: Readonly<Record<number, number>> = Object.freeze({ 0: 2, 1: 0 }); // DelayedAllOff: 0..2, DyingLight: 0
+const EFFECT_VARIANTS: Readonly<Record<number, number>> = freeze({ 0: 2, 1: 0 }); // DelayedAllOff: 0..2, DyingLight: 0
 
 export interface OnOffOptions {
   /** The output follows OnOff. */
@@ -62,7 +62,7 @@ export class OnOffServer extends ClusterServer {
   onTime = 0;
   offWaitTime = 0;
   startUpOnOff: number | null = null;
-  private timer: TimerHandle | undefined;
+  private declare timer: TimerHandle | undefined;
 
   constructor(private readonly options: OnOffOptions = {}) {
     super(OnOff);

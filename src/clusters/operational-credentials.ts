@@ -22,7 +22,7 @@ import type { FailSafeContext } from "../commissioning/fail-safe";
 import { OperationalCertError, OperationalCertStatus, type Fabric, type OperationalFabricTable } from "../commissioning/fabric-table";
 import type { DeviceAttestation } from "../factory";
 import { isCaseSubject } from "../interaction/access-control";
-import { Privilege, Status } from "../interaction/constants";
+import { Privilege, Status, freeze } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import {
@@ -45,7 +45,7 @@ import type { LogLevel } from "../platform";
 import type { AccessControlServer } from "./access-control";
 import { ClusterId } from "./ids";
 
-export const OperationalCredentialsAttribute = Object.freeze({
+export const OperationalCredentialsAttribute = freeze({
   Nocs: 0x0000,
   Fabrics: 0x0001,
   SupportedFabrics: 0x0002,
@@ -54,7 +54,7 @@ export const OperationalCredentialsAttribute = Object.freeze({
   CurrentFabricIndex: 0x0005,
 });
 
-export const OperationalCredentialsCommand = Object.freeze({
+export const OperationalCredentialsCommand = freeze({
   AttestationRequest: 0x00,
   AttestationResponse: 0x01,
   CertificateChainRequest: 0x02,
@@ -69,7 +69,7 @@ export const OperationalCredentialsCommand = Object.freeze({
   AddTrustedRootCertificate: 0x0b,
 });
 
-export const CertificateChainType = Object.freeze({ Dac: 1, Pai: 2 });
+export const CertificateChainType = freeze({ Dac: 1, Pai: 2 });
 
 /** Attestation elements (spec 11.18.4.7): CD [1], nonce [2], timestamp [3], firmware information [4]. */
 export function encodeAttestationElements(certificationDeclaration: Uint8Array, nonce: Uint8Array, timestamp = 0): Uint8Array {
@@ -153,8 +153,8 @@ interface NocAnswer {
 }
 
 export class OperationalCredentialsServer extends ClusterServer {
-  readonly supportedFabrics: number;
-  private readonly options: OperationalCredentialsOptions;
+  declare readonly supportedFabrics: number;
+  private declare readonly options: OperationalCredentialsOptions;
   private readonly log: (level: LogLevel, message: string) => void;
 
   constructor(options: OperationalCredentialsOptions) {
@@ -233,7 +233,7 @@ export class OperationalCredentialsServer extends ClusterServer {
     const { attestation } = this.options;
     if (type === CertificateChainType.Dac) return { certificate: attestation.dacCertificate };
     if (type === CertificateChainType.Pai) return { certificate: attestation.paiCertificate };
-    throw new StatusError(Status.InvalidCommand, `certificate type ${type} is neither DAC (1) nor PAI (2)`);
+    throw new StatusError(Status.InvalidCommand, `certificate type ${type}`);
   }
 
   /**
@@ -242,7 +242,7 @@ export class OperationalCredentialsServer extends ClusterServer {
    */
   private requireNoNoc(context: InvokeContext, orRoot = false): void {
     const { failSafe } = this.options;
-    if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "the fail-safe is not armed for this fabric");
+    if (!failSafe.armed || failSafe.fabricIndex !== context.fabricIndex) throw new StatusError(Status.FailsafeRequired, "fail-safe not armed by this fabric");
     if (failSafe.addNocInvoked || failSafe.updateNocInvoked || (orRoot && failSafe.addTrustedRootInvoked)) {
       throw new StatusError(Status.ConstraintError, `a NOC${orRoot ? " or root" : ""} was already added in this fail-safe`);
     }
@@ -317,7 +317,7 @@ export class OperationalCredentialsServer extends ClusterServer {
     } catch (error) {
       if (error instanceof OperationalCertError) return refusal(error.status, error.message);
       this.log("error", `removing fabric ${index} failed: ${(error as Error).message}`);
-      throw new StatusError(Status.Failure, "the fabric could not be removed");
+      throw new StatusError(Status.Failure, "removal failed");
     }
     this.options.onFabricRemoved?.(fabric, context);
     return ok(index);
