@@ -161,8 +161,8 @@ export function start(platform: Platform, options: Partial<DeviceOptions> = {}):
 }
 
 class DeviceHandle implements Device {
-  private runtime: DeviceRuntime;
-  private port: number;
+  private declare runtime: DeviceRuntime;
+  private declare port: number;
   private stopped = false;
 
   constructor(
@@ -185,7 +185,7 @@ class DeviceHandle implements Device {
 
   factoryReset(): void {
     if (this.stopped) throw new Error("the device is shut down");
-    this.options.log("warn", "factory reset: erasing fabrics, keys, ACLs and attributes");
+    this.options.log("warn", "factory reset");
     // With port 0, keep the port the system picked, so that a factory reset does not move the node.
     if (this.port === 0) this.port = this.runtime.port;
     this.runtime.stop("factory-reset");
@@ -228,23 +228,23 @@ class DeviceHandle implements Device {
 
 /** One life of the node: from a boot (or a factory reset) to a shutdown (or the next reset). */
 class DeviceRuntime {
-  readonly stack: SecureChannelStack;
+  declare readonly stack: SecureChannelStack;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly emit: (event: DeviceEvent) => void;
-  private readonly random: CtrDrbg;
-  private readonly failSafe: FailSafeContext;
-  private readonly fabrics: OperationalFabricTable;
-  private readonly accessControl: AccessControlServer;
-  private readonly basicInformation: BasicInformationServer;
-  private readonly generalCommissioning: GeneralCommissioningServer;
-  private readonly administratorCommissioning: AdministratorCommissioningServer;
-  private readonly onOff: OnOffServer;
-  private readonly model: DataModel;
-  private readonly interaction: InteractionServer;
-  private readonly window: CommissioningWindowManager;
-  private readonly mdns: MdnsResponder | undefined;
-  private readonly resolver: OperationalResolver | undefined;
-  private readonly otaRequestor: OtaRequestor | undefined;
+  private declare readonly random: CtrDrbg;
+  private declare readonly failSafe: FailSafeContext;
+  private declare readonly fabrics: OperationalFabricTable;
+  private declare readonly accessControl: AccessControlServer;
+  private declare readonly basicInformation: BasicInformationServer;
+  private declare readonly generalCommissioning: GeneralCommissioningServer;
+  private declare readonly administratorCommissioning: AdministratorCommissioningServer;
+  private declare readonly onOff: OnOffServer;
+  private declare readonly model: DataModel;
+  private declare readonly interaction: InteractionServer;
+  private declare readonly window: CommissioningWindowManager;
+  private declare readonly mdns: MdnsResponder | undefined;
+  private declare readonly resolver: OperationalResolver | undefined;
+  private declare readonly otaRequestor: OtaRequestor | undefined;
   /** Operational DNS-SD records advertised, by fabric index. */
   private readonly operational = new Map<number, { compressedFabricId: bigint; nodeId: bigint }>();
   /** PASE sessions admitted by the commissioning window (the commissioners' sessions). */

@@ -65,9 +65,9 @@ interface OpenWindow {
 export class CommissioningWindowManager {
   adminFabricIndex: number | null = null;
   adminVendorId: number | null = null;
-  private readonly options: CommissioningWindowManagerOptions;
+  private declare readonly options: CommissioningWindowManagerOptions;
   private readonly log: (level: LogLevel, message: string) => void;
-  private window: OpenWindow | undefined;
+  private declare window: OpenWindow | undefined;
   /** Set while we close the PASE responder's window ourselves, so its callback is ours to ignore. */
   private closingPase = false;
 
@@ -108,7 +108,7 @@ export class CommissioningWindowManager {
     this.adminFabricIndex = opening.admin?.fabricIndex ?? null;
     this.adminVendorId = opening.admin?.vendorId ?? null;
     this.advertise();
-    this.log("info", `commissioning window opened (${opening.kind}, discriminator ${opening.discriminator}, ${opening.timeoutSeconds} s)`);
+    this.log("info", `window opened: ${opening.kind}, ${opening.discriminator}, ${opening.timeoutSeconds} s`);
     this.options.onOpened?.(opening);
     this.options.onChange?.();
   }
@@ -135,7 +135,7 @@ export class CommissioningWindowManager {
     window.listening = false;
     this.stopPase();
     this.options.advertiser?.closeWindow();
-    this.log("info", "commissioning window paused: a commissioner holds the PASE session");
+    this.log("info", "window paused: PASE session in use");
   }
 
   /** That session went away without commissioning: the still-open window takes handshakes again. */

@@ -72,7 +72,7 @@ export interface Fabric extends CaseFabric {
 
 /** An operational key pair; the private half stays in this object. */
 class OperationalKey {
-  readonly publicKey: Uint8Array;
+  declare readonly publicKey: Uint8Array;
   #privateKey: Uint8Array;
 
   constructor(privateKey: Uint8Array) {
@@ -125,17 +125,17 @@ export interface FabricTableOptions {
 }
 
 export class OperationalFabricTable implements FabricLookup, FailSafeParticipant {
-  readonly maxFabrics: number;
-  private readonly store: TransactionalStore;
-  private readonly random: Random;
+  declare readonly maxFabrics: number;
+  private declare readonly store: TransactionalStore;
+  private declare readonly random: Random;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly committed = new Map<number, Fabric>();
   private readonly states = new Map<number, FabricState>();
   private nextIndex = 1;
-  private pendingRoot: Uint8Array | undefined;
-  private pendingKey: { key: OperationalKey; forUpdate: boolean } | undefined;
+  private declare pendingRoot: Uint8Array | undefined;
+  private declare pendingKey: { key: OperationalKey; forUpdate: boolean } | undefined;
   /** A fabric AddNOC created or UpdateNOC changed, not yet committed. */
-  private pending: { kind: "add" | "update"; fabric: Fabric; state: FabricState; previousNextIndex: number } | undefined;
+  private declare pending: { kind: "add" | "update"; fabric: Fabric; state: FabricState; previousNextIndex: number } | undefined;
   private readonly scopedData: FabricScopedData[] = [];
   private readonly changeListeners: (() => void)[] = [];
 
@@ -155,7 +155,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
         const index = TlvStruct.decode(next).uint(0);
         if (index >= 1 && index <= MAX_FABRIC_INDEX) this.nextIndex = index;
       } catch (error) {
-        this.log("warn", `fabric index allocator record unreadable: ${(error as Error).message}`);
+        this.log("warn", `unreadable next-index record: ${(error as Error).message}`);
       }
     }
     for (const key of this.store.keys(RECORD_PREFIX)) {
@@ -171,7 +171,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
         this.committed.set(state.fabricIndex, fabric);
       } catch (error) {
         state?.key.wipe();
-        this.log("error", `fabric record ${key} is unusable and was skipped: ${(error as Error).message}`);
+        this.log("error", `fabric record ${key} is unusable: ${(error as Error).message}`);
       } finally {
         record.fill(0); // it holds the private key
       }
@@ -211,18 +211,9 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
     return this.committed.size;
   }
 
-  /** The fabric AddNOC created, before CommissioningComplete. */
-  get pendingNewFabric(): Fabric | undefined {
-    return this.pending?.kind === "add" ? this.pending.fabric : undefined;
-  }
-
   /** The root of AddTrustedRootCertificate, before AddNOC used it. */
   get pendingTrustedRoot(): Uint8Array | undefined {
     return this.pendingRoot;
-  }
-
-  isPending(fabricIndex: number): boolean {
-    return this.pending?.fabric.fabricIndex === fabricIndex;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -466,7 +457,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
       try {
         listener();
       } catch (error) {
-        this.log("error", `fabric change listener failed: ${(error as Error).message}`);
+        this.log("error", `fabric listener failed: ${(error as Error).message}`);
       }
     }
   }

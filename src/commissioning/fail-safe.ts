@@ -49,12 +49,12 @@ export interface FailSafeListener {
 export type ArmOutcome = "armed" | "disarmed" | "not-armed" | "busy-with-other-admin";
 
 export class FailSafeContext {
-  private readonly clock: Clock;
-  private readonly store: TransactionalStore;
+  private declare readonly clock: Clock;
+  private declare readonly store: TransactionalStore;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly participants: FailSafeParticipant[] = [];
   private readonly listeners: FailSafeListener[] = [];
-  private timer: TimerHandle | undefined;
+  private declare timer: TimerHandle | undefined;
   private cumulativeDeadline = 0;
   private armedFlag = false;
   private fabric = 0;
@@ -62,10 +62,10 @@ export class FailSafeContext {
   addTrustedRootInvoked = false;
   addNocInvoked = false;
   updateNocInvoked = false;
-  newFabricIndex: number | undefined;
-  updatedFabricIndex: number | undefined;
+  declare newFabricIndex: number | undefined;
+  declare updatedFabricIndex: number | undefined;
   /** The session that armed it (a commissioner's PASE session, or an administrator's CASE session). */
-  armingSession: SecureSession | undefined;
+  declare armingSession: SecureSession | undefined;
 
   constructor(options: { clock: Clock; store: TransactionalStore; log?: (level: LogLevel, message: string) => void }) {
     this.clock = options.clock;
@@ -120,7 +120,7 @@ export class FailSafeContext {
     const remaining = this.cumulativeDeadline - now;
     const wanted = expirySeconds * 1000;
     this.startTimer(Math.min(wanted, remaining), wanted >= remaining ? "cumulative-limit" : "timeout");
-    this.log("info", `fail-safe armed for ${Math.round(Math.min(wanted, remaining) / 1000)} s (fabric ${this.fabric || "none (PASE)"})`);
+    this.log("info", `fail-safe armed: ${Math.round(Math.min(wanted, remaining) / 1000)} s, fabric ${this.fabric}`);
     for (const listener of [...this.listeners]) listener.armed?.(this.fabric, Math.min(expirySeconds, Math.ceil(remaining / 1000)));
     return "armed";
   }
@@ -162,16 +162,16 @@ export class FailSafeContext {
       try {
         participant.revert();
       } catch (error) {
-        this.log("error", `reverting a pending change failed: ${(error as Error).message}`);
+        this.log("error", `revert failed: ${(error as Error).message}`);
       }
     }
     this.disarm();
-    this.log("info", `fail-safe ${reason === "disarmed" ? "disarmed" : "expired"} (${reason}): pending changes reverted`);
+    this.log("info", `fail-safe ${reason}: changes reverted`);
     for (const listener of [...this.listeners]) {
       try {
         listener.expired?.(expiry);
       } catch (error) {
-        this.log("error", `fail-safe expiry listener failed: ${(error as Error).message}`);
+        this.log("error", `fail-safe listener failed: ${(error as Error).message}`);
       }
     }
   }

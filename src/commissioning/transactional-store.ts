@@ -41,24 +41,19 @@ export interface TransactionalStoreOptions {
 }
 
 export class TransactionalStore implements KeyValueStore {
-  readonly maxKeyLength: number;
-  readonly maxValueLength: number;
-  private readonly kv: KeyValueStore;
+  declare readonly maxKeyLength: number;
+  declare readonly maxValueLength: number;
+  private declare readonly kv: KeyValueStore;
   private readonly log: (level: LogLevel, message: string) => void;
   /** The open batch: key → new value, or null for a deletion (insertion order is the apply order). */
-  private batch: Map<string, Uint8Array | null> | undefined;
+  private declare batch: Map<string, Uint8Array | null> | undefined;
 
   constructor(kv: KeyValueStore, options: TransactionalStoreOptions = {}) {
     this.kv = kv;
     this.maxKeyLength = kv.maxKeyLength;
     this.maxValueLength = kv.maxValueLength;
     this.log = options.log ?? (() => {});
-    if (this.maxValueLength <= CHUNK_OVERHEAD * 2) throw new StorageError(`a value limit of ${this.maxValueLength} bytes leaves no room for the journal`);
-  }
-
-  /** Whether a batch is open (atomically() is running). */
-  get inTransaction(): boolean {
-    return this.batch !== undefined;
+    if (this.maxValueLength <= CHUNK_OVERHEAD * 2) throw new StorageError(`value limit ${this.maxValueLength} too small for the journal`);
   }
 
   /**
@@ -70,7 +65,7 @@ export class TransactionalStore implements KeyValueStore {
     const chunkKeys = this.kv.keys(JOURNAL_CHUNK_PREFIX);
     if (!header) {
       for (const key of chunkKeys) this.kv.delete(key);
-      if (chunkKeys.length > 0) this.log("info", `storage: discarded ${chunkKeys.length} journal chunk(s) of a commit that never completed`);
+      if (chunkKeys.length > 0) this.log("info", `storage: dropped ${chunkKeys.length} chunk(s) of an unfinished commit`);
       return chunkKeys.length > 0 ? "discarded" : "clean";
     }
     let operations: Operation[];
@@ -79,13 +74,13 @@ export class TransactionalStore implements KeyValueStore {
     } catch (error) {
       // A header is written whole or not at all, and its chunks before it: this is corruption
       // that no replay can repair. The journal goes so that the next commit can run.
-      this.log("error", `storage: the journal of an interrupted commit is unreadable (${(error as Error).message}); dropped`);
+      this.log("error", `storage: dropped unreadable journal: ${(error as Error).message}`);
       this.removeJournal();
       return "discarded";
     }
     this.apply(operations);
     this.removeJournal();
-    this.log("info", `storage: completed an interrupted commit of ${operations.length} change(s)`);
+    this.log("info", `storage: replayed ${operations.length} change(s)`);
     return "replayed";
   }
 
@@ -101,7 +96,7 @@ export class TransactionalStore implements KeyValueStore {
   set(key: string, value: Uint8Array): void {
     this.checkKey(key);
     if (!(value instanceof Uint8Array)) throw new StorageError(`value of "${key}" must be bytes`);
-    if (value.length > this.maxValueLength) throw new StorageError(`value of "${key}" is ${value.length} bytes, more than ${this.maxValueLength}`);
+    if (value.length > this.maxValueLength) throw new StorageError(`"${key}": ${value.length} bytes > ${this.maxValueLength}`);
     if (this.batch) this.batch.set(key, value.slice());
     else this.kv.set(key, value);
   }
@@ -158,7 +153,7 @@ export class TransactionalStore implements KeyValueStore {
     const encoded = encodeOperations(operations);
     const pieceLength = this.maxValueLength - CHUNK_OVERHEAD;
     const count = Math.ceil(encoded.length / pieceLength);
-    if (count > MAX_JOURNAL_CHUNKS) throw new StorageError(`a commit of ${encoded.length} bytes needs more than ${MAX_JOURNAL_CHUNKS} journal chunks`);
+    if (count > MAX_JOURNAL_CHUNKS) throw new StorageError(`commit of ${encoded.length} bytes > ${MAX_JOURNAL_CHUNKS} chunks`);
     for (let index = 0; index < count; index++) {
       const piece = encoded.subarray(index * pieceLength, Math.min(encoded.length, (index + 1) * pieceLength));
       this.kv.set(chunkKey(index), new TlvWriter().startStructure(undefined).uint(0, index).bytes(1, piece).end().finish());
@@ -207,7 +202,7 @@ export class TransactionalStore implements KeyValueStore {
 
   private checkKey(key: string): void {
     if (typeof key !== "string" || key.length === 0) throw new StorageError("storage key must be a non-empty string");
-    if (key.length > this.maxKeyLength) throw new StorageError(`storage key "${key}" is longer than ${this.maxKeyLength} characters`);
+    if (key.length > this.maxKeyLength) throw new StorageError(`key "${key}" longer than ${this.maxKeyLength}`);
     if (isJournalKey(key)) throw new StorageError(`storage key "${key}" is reserved for the journal`);
   }
 }
