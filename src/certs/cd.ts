@@ -3,18 +3,22 @@
 // CD signing key: version 3, SHA-256, content type id-data, the signer named by subject key
 // identifier, ECDSA over the content itself (no signed attributes) and no certificates.
 import {
-  Der,
   decodeDer,
+  DER_INTEGER,
+  DER_OCTET_STRING,
+  DER_OID,
+  DER_SEQUENCE,
+  DER_SET,
   derExplicit,
   derImplicit,
   derInteger,
+  type DerNode,
   derOctetString,
   derOid,
   derReadInteger,
   derReadOid,
   derSequence,
   derSet,
-  type DerNode,
 } from "../codec/der";
 import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, signatureFromDer, signatureToDer } from "../crypto";
@@ -219,36 +223,36 @@ function only(node: DerNode | undefined, tag: number, what: string): DerNode | u
 }
 
 function expectOid(node: DerNode | undefined, oid: string, what: string): void {
-  const found = derReadOid(expectTag(node, Der.OID, what));
+  const found = derReadOid(expectTag(node, DER_OID, what));
   if (found !== oid) throw new CertificateError(`${what} ${found} is not ${oid}`);
 }
 
 /** Version 3: the signer is identified by subject key identifier. */
 function expectVersion3(node: DerNode | undefined, what: string): void {
-  if (derReadInteger(expectTag(node, Der.INTEGER, what)) !== 3n) throw new CertificateError(`${what} must be 3`);
+  if (derReadInteger(expectTag(node, DER_INTEGER, what)) !== 3n) throw new CertificateError(`${what} must be 3`);
 }
 
 /** Takes a CMS-signed CD apart without checking the signature. */
 export function parseSignedCd(cms: Uint8Array): SignedCdParts {
   return withContext("CMS Certification Declaration", () => {
     if (cms.length > MAX_CD_LENGTH) throw new CertificateError(`${cms.length} bytes is larger than ${MAX_CD_LENGTH}`);
-    const [contentType, content, extra] = expectTag(decodeDer(cms), Der.SEQUENCE, "ContentInfo").children;
+    const [contentType, content, extra] = expectTag(decodeDer(cms), DER_SEQUENCE, "ContentInfo").children;
     if (extra) throw new CertificateError("ContentInfo: unexpected content");
     expectOid(contentType, Oid.pkcs7SignedData, "content type");
-    const members = expectTag(only(content, 0xa0, "content"), Der.SEQUENCE, "SignedData").children;
+    const members = expectTag(only(content, 0xa0, "content"), DER_SEQUENCE, "SignedData").children;
     expectVersion3(members[0], "SignedData version");
-    readAlgorithm(only(members[1], Der.SET, "digestAlgorithms"), Oid.sha256, "digest algorithm");
-    const [eContentType, eContent, extraContent] = expectTag(members[2], Der.SEQUENCE, "encapContentInfo").children;
+    readAlgorithm(only(members[1], DER_SET, "digestAlgorithms"), Oid.sha256, "digest algorithm");
+    const [eContentType, eContent, extraContent] = expectTag(members[2], DER_SEQUENCE, "encapContentInfo").children;
     expectOid(eContentType, Oid.pkcs7Data, "eContentType");
     if (extraContent) throw new CertificateError("encapContentInfo: unexpected content");
-    const cdContent = expectTag(only(eContent, 0xa0, "eContent"), Der.OCTET_STRING, "eContent").contents;
+    const cdContent = expectTag(only(eContent, 0xa0, "eContent"), DER_OCTET_STRING, "eContent").contents;
     // certificates [0] and crls [1] may be present; a CD signer is looked up by key id instead.
     let index = 3;
     while (members[index]?.tag === 0xa0 || members[index]?.tag === 0xa1) index++;
     if (members.length !== index + 1) throw new CertificateError("SignedData must end with signerInfos");
     const [version, signerId, digestAlgorithm, signatureAlgorithm, signature, extraField] = expectTag(
-      only(members[index], Der.SET, "signerInfos"),
-      Der.SEQUENCE,
+      only(members[index], DER_SET, "signerInfos"),
+      DER_SEQUENCE,
       "SignerInfo",
     ).children;
     expectVersion3(version, "SignerInfo version");
@@ -257,7 +261,7 @@ export function parseSignedCd(cms: Uint8Array): SignedCdParts {
     if (signatureAlgorithm?.tag === 0xa0) throw new CertificateError("signed attributes are not used in Certification Declarations");
     readAlgorithm(signatureAlgorithm, Oid.ecdsaWithSha256, "signature algorithm");
     if (extraField) throw new CertificateError("unsigned attributes are not used in Certification Declarations");
-    return { content: cdContent, signerKeyId, signature: signatureFromDer(expectTag(signature, Der.OCTET_STRING, "signature").contents) };
+    return { content: cdContent, signerKeyId, signature: signatureFromDer(expectTag(signature, DER_OCTET_STRING, "signature").contents) };
   });
 }
 

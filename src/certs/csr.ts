@@ -1,8 +1,10 @@
 // PKCS#10 certificate signing requests (RFC 2986) for a node's operational key, as the device
 // returns them in CSRResponse (spec 11.18.6.5), and the NOCSR elements structure that carries them.
 import {
-  Der,
   decodeDer,
+  DER_INTEGER,
+  DER_SEQUENCE,
+  DER_UTF8_STRING,
   derBitString,
   derImplicit,
   derInteger,
@@ -27,7 +29,7 @@ import {
 } from "./x509";
 
 /** The subject CHIP puts in operational CSRs; the spec leaves it open and parsers want one. */
-export const CSR_SUBJECT: Name = [{ oid: Oid.organizationName, value: "CSR", stringTag: Der.UTF8String }];
+export const CSR_SUBJECT: Name = [{ oid: Oid.organizationName, value: "CSR", stringTag: DER_UTF8_STRING }];
 export const MAX_CSR_LENGTH = 1024;
 
 /** Builds a DER CSR for the key pair, signed with its private key (ECDSA with SHA-256). */
@@ -54,13 +56,13 @@ export interface CertificateSigningRequest {
 export function parseCsr(der: Uint8Array): CertificateSigningRequest {
   return withContext("CSR", () => {
     if (der.length > MAX_CSR_LENGTH) throw new CertificateError(`${der.length} bytes is larger than ${MAX_CSR_LENGTH}`);
-    const root = expectTag(decodeDer(der), Der.SEQUENCE, "CertificationRequest");
+    const root = expectTag(decodeDer(der), DER_SEQUENCE, "CertificationRequest");
     if (root.children.length !== 3) throw new CertificateError("expected info, signature algorithm and signature");
-    const info = expectTag(root.children[0], Der.SEQUENCE, "certificationRequestInfo");
+    const info = expectTag(root.children[0], DER_SEQUENCE, "certificationRequestInfo");
     readAlgorithm(root.children[1], Oid.ecdsaWithSha256, "signature algorithm");
     const signature = readSignatureBitString(root.children[2]);
     if (info.children.length !== 4) throw new CertificateError("certificationRequestInfo must have version, subject, key and attributes");
-    if (derReadInteger(expectTag(info.children[0], Der.INTEGER, "version")) !== 0n) throw new CertificateError("version must be 0");
+    if (derReadInteger(expectTag(info.children[0], DER_INTEGER, "version")) !== 0n) throw new CertificateError("version must be 0");
     const subject = parseName(info.children[1], "subject");
     const publicKey = parseSubjectPublicKeyInfo(info.children[2]);
     expectTag(info.children[3], 0xa0, "attributes");

@@ -2,7 +2,14 @@
 // and the X.509 DER form their signatures are computed over. The conversion is exact in both
 // directions: the X.509 rebuilt from TLV is byte for byte the certificate the issuer signed, and
 // X.509 that would not come back identically is refused rather than silently altered.
-import { Der, decodeDer, IA5_STRING, PRINTABLE_STRING } from "../codec/der";
+import {
+  decodeDer,
+  DER_IA5_STRING,
+  DER_PRINTABLE_STRING,
+  DER_UTF8_STRING,
+  IA5_STRING,
+  PRINTABLE_STRING,
+} from "../codec/der";
 import { bytesEqual, toHex } from "../codec/bytes";
 import { decodeTlv, TlvWriter, type TlvElement, type TlvType } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, publicKeyFromPrivate } from "../crypto";
@@ -354,10 +361,10 @@ function dnToName(dn: DnEntry[]): Name {
     if (!type) throw new CertificateError(`unknown attribute tag ${entry.tag}`);
     if (typeof entry.value === "bigint") {
       const digits = type.kind === "id32" ? 8 : 16;
-      return { oid: type.oid, value: entry.value.toString(16).toUpperCase().padStart(digits, "0"), stringTag: Der.UTF8String };
+      return { oid: type.oid, value: entry.value.toString(16).toUpperCase().padStart(digits, "0"), stringTag: DER_UTF8_STRING };
     }
     const stringTag =
-      type.tag === DOMAIN_COMPONENT_TAG ? Der.IA5String : entry.tag & PRINTABLE_FLAG ? Der.PrintableString : Der.UTF8String;
+      type.tag === DOMAIN_COMPONENT_TAG ? DER_IA5_STRING : entry.tag & PRINTABLE_FLAG ? DER_PRINTABLE_STRING : DER_UTF8_STRING;
     return { oid: type.oid, value: entry.value, stringTag };
   });
 }
@@ -408,18 +415,18 @@ function nameToDn(name: Name, what: string): DnEntry[] {
     const type = dnAttributeTypeByOid(attribute.oid);
     if (!type) throw new CertificateError(`${what}: attribute ${attribute.oid} has no Matter TLV encoding`);
     if (type.kind !== "string") {
-      if (attribute.stringTag !== Der.UTF8String) throw new CertificateError(`${what}: ${type.name} must be a UTF8String`);
+      if (attribute.stringTag !== DER_UTF8_STRING) throw new CertificateError(`${what}: ${type.name} must be a UTF8String`);
       if (!HEX_ID[type.kind].test(attribute.value)) {
         throw new CertificateError(`${what}: ${type.name} "${attribute.value}" is not ${type.kind === "id32" ? 8 : 16} uppercase hex digits`);
       }
       return { tag: type.tag, value: BigInt("0x" + attribute.value) };
     }
     if (type.tag === DOMAIN_COMPONENT_TAG) {
-      if (attribute.stringTag !== Der.IA5String) throw new CertificateError(`${what}: domain-component must be an IA5String`);
+      if (attribute.stringTag !== DER_IA5_STRING) throw new CertificateError(`${what}: domain-component must be an IA5String`);
       return { tag: type.tag, value: attribute.value };
     }
-    if (attribute.stringTag === Der.PrintableString) return { tag: type.tag | PRINTABLE_FLAG, value: attribute.value };
-    if (attribute.stringTag === Der.UTF8String) return { tag: type.tag, value: attribute.value };
+    if (attribute.stringTag === DER_PRINTABLE_STRING) return { tag: type.tag | PRINTABLE_FLAG, value: attribute.value };
+    if (attribute.stringTag === DER_UTF8_STRING) return { tag: type.tag, value: attribute.value };
     throw new CertificateError(`${what}: ${type.name} must be a UTF8String or PrintableString`);
   });
 }

@@ -3,8 +3,18 @@
 // to-be-signed part (signatures are checked over them), and an encoder that builds the same DER
 // shapes CHIP produces, shared by operational certificates and attestation certificates.
 import {
-  Der,
   decodeDer,
+  DER_BIT_STRING,
+  DER_BOOLEAN,
+  DER_IA5_STRING,
+  DER_INTEGER,
+  DER_NULL,
+  DER_OCTET_STRING,
+  DER_OID,
+  DER_PRINTABLE_STRING,
+  DER_SEQUENCE,
+  DER_SET,
+  DER_UTF8_STRING,
   derBitString,
   derBoolean,
   derElement,
@@ -12,6 +22,7 @@ import {
   derGeneralizedTime,
   derImplicit,
   derInteger,
+  type DerNode,
   derOctetString,
   derOid,
   derReadBitString,
@@ -24,7 +35,6 @@ import {
   derSet,
   derString,
   derUtcTime,
-  type DerNode,
 } from "../codec/der";
 import { ecdsaSign, ecdsaVerify, isValidPublicKey, sha256, signatureFromDer, signatureToDer } from "../crypto";
 import { CertificateError } from "./errors";
@@ -34,7 +44,7 @@ import { Oid, KEY_USAGE_ALL } from "./oids";
 export interface NameAttribute {
   oid: string;
   value: string;
-  /** Der.UTF8String, Der.PrintableString or Der.IA5String. */
+  /** DER_UTF8_STRING, DER_PRINTABLE_STRING or DER_IA5_STRING. */
   stringTag: number;
 }
 export type Name = NameAttribute[];
@@ -105,20 +115,20 @@ export function expectTag(node: DerNode | undefined, tag: number, what: string):
  * also be NULL (RFC 5754); ECDSA takes none (RFC 5758).
  */
 export function readAlgorithm(node: DerNode | undefined, oid: string, what: string): void {
-  const [id, parameters, extra] = expectTag(node, Der.SEQUENCE, what).children;
-  const found = derReadOid(expectTag(id, Der.OID, what));
+  const [id, parameters, extra] = expectTag(node, DER_SEQUENCE, what).children;
+  const found = derReadOid(expectTag(id, DER_OID, what));
   if (found !== oid) throw new CertificateError(`${what}: expected ${oid}, found ${found}`);
-  if (extra || (parameters && (oid !== Oid.sha256 || parameters.tag !== Der.NULL))) throw new CertificateError(`${what}: unexpected parameters`);
+  if (extra || (parameters && (oid !== Oid.sha256 || parameters.tag !== DER_NULL))) throw new CertificateError(`${what}: unexpected parameters`);
 }
 
-const STRING_TAGS: number[] = [Der.UTF8String, Der.PrintableString, Der.IA5String];
+const STRING_TAGS: number[] = [DER_UTF8_STRING, DER_PRINTABLE_STRING, DER_IA5_STRING];
 
 export function parseName(node: DerNode | undefined, what: string): Name {
-  return expectTag(node, Der.SEQUENCE, what).children.map((rdn) => {
-    const [attribute, extraValue] = expectTag(rdn, Der.SET, what).children;
-    const [type, value, extra] = expectTag(attribute, Der.SEQUENCE, what).children;
+  return expectTag(node, DER_SEQUENCE, what).children.map((rdn) => {
+    const [attribute, extraValue] = expectTag(rdn, DER_SET, what).children;
+    const [type, value, extra] = expectTag(attribute, DER_SEQUENCE, what).children;
     if (extraValue || !value || extra) throw new CertificateError(`${what}: an RDN must be one attribute, a type and a value`);
-    const oid = derReadOid(expectTag(type, Der.OID, what));
+    const oid = derReadOid(expectTag(type, DER_OID, what));
     if (!STRING_TAGS.includes(value.tag)) throw new CertificateError(`${what}: attribute ${oid} has unsupported string type 0x${value.tag.toString(16)}`);
     return { oid, value: derReadString(value), stringTag: value.tag };
   });
@@ -154,7 +164,7 @@ export function encodeKeyUsageBits(flags: number): Uint8Array {
 }
 
 function readKeyUsageBits(node: DerNode): number {
-  const { bytes, unusedBits } = derReadBitString(expectTag(node, Der.BIT_STRING, "key usage"));
+  const { bytes, unusedBits } = derReadBitString(expectTag(node, DER_BIT_STRING, "key usage"));
   let flags = 0;
   for (let bit = 0; bit < bytes.length * 8; bit++) if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) flags |= 1 << bit;
   // DER named bit lists drop trailing zero bits, so the last used bit is the highest one set.
@@ -209,11 +219,11 @@ export function encodeSubjectPublicKeyInfo(publicKey: Uint8Array): Uint8Array {
 }
 
 export function parseSubjectPublicKeyInfo(node: DerNode | undefined, what = "subject public key info"): Uint8Array {
-  const [algorithm, key, extra] = expectTag(node, Der.SEQUENCE, what).children;
-  const [keyType, curve, extraParameter] = expectTag(algorithm, Der.SEQUENCE, what).children;
+  const [algorithm, key, extra] = expectTag(node, DER_SEQUENCE, what).children;
+  const [keyType, curve, extraParameter] = expectTag(algorithm, DER_SEQUENCE, what).children;
   if (extra || extraParameter) throw new CertificateError(`${what}: unexpected content`);
-  const keyAlgorithm = derReadOid(expectTag(keyType, Der.OID, what));
-  const curveOid = derReadOid(expectTag(curve, Der.OID, what));
+  const keyAlgorithm = derReadOid(expectTag(keyType, DER_OID, what));
+  const curveOid = derReadOid(expectTag(curve, DER_OID, what));
   if (keyAlgorithm !== Oid.ecPublicKey || curveOid !== Oid.prime256v1) {
     throw new CertificateError(`${what}: unsupported key ${keyAlgorithm} ${curveOid} (only EC prime256v1)`);
   }
@@ -223,7 +233,7 @@ export function parseSubjectPublicKeyInfo(node: DerNode | undefined, what = "sub
 }
 
 function readUnpaddedBitString(node: DerNode | undefined, what: string): Uint8Array {
-  const { bytes, unusedBits } = derReadBitString(expectTag(node, Der.BIT_STRING, what));
+  const { bytes, unusedBits } = derReadBitString(expectTag(node, DER_BIT_STRING, what));
   if (unusedBits !== 0) throw new CertificateError(`${what}: bit string has unused bits`);
   return bytes;
 }
@@ -253,7 +263,7 @@ export function encodeTbsCertificate(fields: TbsCertificateFields): Uint8Array {
   if (fields.extensions.length === 0) throw new CertificateError("a v3 certificate here needs at least one extension");
   return derSequence(
     derExplicit(0, derInteger(2)),
-    derElement(Der.INTEGER, fields.serialNumber),
+    derElement(DER_INTEGER, fields.serialNumber),
     derSequence(derOid(Oid.ecdsaWithSha256)),
     encodedName(fields.issuer),
     derSequence(encodeTime(fields.notBefore), encodeTime(fields.notAfter)),
@@ -280,18 +290,18 @@ export function readSignatureBitString(node: DerNode | undefined): Uint8Array {
 
 /** One Extension SEQUENCE: its id, criticality (DER omits FALSE) and value octets. */
 export function parseExtension(node: DerNode | undefined): Extension {
-  const [id, second, third, extra] = expectTag(node, Der.SEQUENCE, "extension").children;
-  const oid = derReadOid(expectTag(id, Der.OID, "extension id"));
-  const critical = second?.tag === Der.BOOLEAN;
+  const [id, second, third, extra] = expectTag(node, DER_SEQUENCE, "extension").children;
+  const oid = derReadOid(expectTag(id, DER_OID, "extension id"));
+  const critical = second?.tag === DER_BOOLEAN;
   if (critical && !derReadBoolean(second)) throw new CertificateError(`extension ${oid}: critical FALSE must be omitted in DER`);
-  const value = expectTag(critical ? third : second, Der.OCTET_STRING, `extension ${oid} value`).contents;
+  const value = expectTag(critical ? third : second, DER_OCTET_STRING, `extension ${oid} value`).contents;
   if (critical ? extra : third) throw new CertificateError(`extension ${oid}: unexpected content`);
   return { oid, critical, value };
 }
 
 function parseExtensions(node: DerNode, certificate: X509Certificate): void {
   const [list, extra] = node.children;
-  const items = expectTag(list, Der.SEQUENCE, "extensions").children;
+  const items = expectTag(list, DER_SEQUENCE, "extensions").children;
   if (extra || items.length === 0) throw new CertificateError("extensions: expected one non-empty list");
   for (const item of items) {
     const extension = parseExtension(item);
@@ -300,11 +310,11 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
     certificate.extensions.push(extension);
     switch (oid) {
       case Oid.basicConstraints: {
-        const [first, second, extraField] = expectTag(decodeDer(value), Der.SEQUENCE, "basic constraints").children;
-        const ca = first?.tag === Der.BOOLEAN;
+        const [first, second, extraField] = expectTag(decodeDer(value), DER_SEQUENCE, "basic constraints").children;
+        const ca = first?.tag === DER_BOOLEAN;
         if (ca && !derReadBoolean(first)) throw new CertificateError("basic constraints: cA FALSE must be omitted in DER");
         const pathNode = ca ? second : first;
-        if ((ca ? extraField : second) || (pathNode && pathNode.tag !== Der.INTEGER)) throw new CertificateError("basic constraints: unexpected content");
+        if ((ca ? extraField : second) || (pathNode && pathNode.tag !== DER_INTEGER)) throw new CertificateError("basic constraints: unexpected content");
         certificate.basicConstraints = { ca };
         if (pathNode) {
           const length = derReadInteger(pathNode);
@@ -317,16 +327,16 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
         certificate.keyUsage = readKeyUsageBits(decodeDer(value));
         break;
       case Oid.extendedKeyUsage: {
-        const purposes = expectTag(decodeDer(value), Der.SEQUENCE, "extended key usage").children;
+        const purposes = expectTag(decodeDer(value), DER_SEQUENCE, "extended key usage").children;
         if (purposes.length === 0) throw new CertificateError("extended key usage: empty");
-        certificate.extendedKeyUsage = purposes.map((child) => derReadOid(expectTag(child, Der.OID, "key purpose")));
+        certificate.extendedKeyUsage = purposes.map((child) => derReadOid(expectTag(child, DER_OID, "key purpose")));
         break;
       }
       case Oid.subjectKeyIdentifier:
-        certificate.subjectKeyId = expectTag(decodeDer(value), Der.OCTET_STRING, "subject key identifier").contents;
+        certificate.subjectKeyId = expectTag(decodeDer(value), DER_OCTET_STRING, "subject key identifier").contents;
         break;
       case Oid.authorityKeyIdentifier:
-        for (const child of expectTag(decodeDer(value), Der.SEQUENCE, "authority key identifier").children) {
+        for (const child of expectTag(decodeDer(value), DER_SEQUENCE, "authority key identifier").children) {
           if (child.tag === 0x80) certificate.authorityKeyId = child.contents;
           else if (child.tag !== 0xa1 && child.tag !== 0x82) throw new CertificateError("authority key identifier: unexpected field");
         }
@@ -338,20 +348,20 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
 export function parseX509(der: Uint8Array): X509Certificate {
   return withContext("X.509 certificate", () => {
     if (der.length > MAX_X509_LENGTH) throw new CertificateError(`${der.length} bytes is larger than ${MAX_X509_LENGTH}`);
-    const [tbs, signatureAlgorithm, signatureValue, extra] = expectTag(decodeDer(der), Der.SEQUENCE, "Certificate").children;
+    const [tbs, signatureAlgorithm, signatureValue, extra] = expectTag(decodeDer(der), DER_SEQUENCE, "Certificate").children;
     if (extra) throw new CertificateError("unexpected content after the signature");
-    const fields = expectTag(tbs, Der.SEQUENCE, "tbsCertificate").children;
+    const fields = expectTag(tbs, DER_SEQUENCE, "tbsCertificate").children;
     readAlgorithm(signatureAlgorithm, Oid.ecdsaWithSha256, "signatureAlgorithm");
     const signature = readSignatureBitString(signatureValue);
     const [version, serialNode, innerAlgorithm, issuerNode, validity, subjectNode, keyInfo, extensions, afterExtensions] = fields;
     const versionFields = expectTag(version, 0xa0, "version (only v3 is supported)").children;
-    if (versionFields.length !== 1 || derReadInteger(expectTag(versionFields[0], Der.INTEGER, "version")) !== 2n) {
+    if (versionFields.length !== 1 || derReadInteger(expectTag(versionFields[0], DER_INTEGER, "version")) !== 2n) {
       throw new CertificateError("only X.509 v3 is supported");
     }
-    derReadInteger(expectTag(serialNode, Der.INTEGER, "serialNumber")); // rejects non-minimal encodings
+    derReadInteger(expectTag(serialNode, DER_INTEGER, "serialNumber")); // rejects non-minimal encodings
     checkSerialNumber(serialNode!.contents);
     readAlgorithm(innerAlgorithm, Oid.ecdsaWithSha256, "signature");
-    const [notBefore, notAfter, extraTime] = expectTag(validity, Der.SEQUENCE, "validity").children;
+    const [notBefore, notAfter, extraTime] = expectTag(validity, DER_SEQUENCE, "validity").children;
     if (!notAfter || extraTime) throw new CertificateError("validity: expected notBefore and notAfter");
     const certificate: X509Certificate = {
       der,

@@ -20,26 +20,47 @@ export interface DerLimits {
   maxDepth?: number;
 }
 
-/** Universal tags (identifier octets) used by Matter's certificates. */
+// Universal tags (identifier octets) used by Matter's certificates, one constant each (they
+// minify to short names) and together as `Der`.
+export const DER_BOOLEAN = 0x01;
+export const DER_INTEGER = 0x02;
+export const DER_BIT_STRING = 0x03;
+export const DER_OCTET_STRING = 0x04;
+export const DER_NULL = 0x05;
+export const DER_OID = 0x06;
+export const DER_ENUMERATED = 0x0a;
+export const DER_UTF8_STRING = 0x0c;
+export const DER_NUMERIC_STRING = 0x12;
+export const DER_PRINTABLE_STRING = 0x13;
+export const DER_TELETEX_STRING = 0x14;
+export const DER_IA5_STRING = 0x16;
+export const DER_UTC_TIME = 0x17;
+export const DER_GENERALIZED_TIME = 0x18;
+export const DER_VISIBLE_STRING = 0x1a;
+export const DER_BMP_STRING = 0x1e;
+export const DER_SEQUENCE = 0x30;
+export const DER_SET = 0x31;
+
+/** The universal tags above by their ASN.1 names. */
 export const Der = {
-  BOOLEAN: 0x01,
-  INTEGER: 0x02,
-  BIT_STRING: 0x03,
-  OCTET_STRING: 0x04,
-  NULL: 0x05,
-  OID: 0x06,
-  ENUMERATED: 0x0a,
-  UTF8String: 0x0c,
-  NumericString: 0x12,
-  PrintableString: 0x13,
-  TeletexString: 0x14,
-  IA5String: 0x16,
-  UTCTime: 0x17,
-  GeneralizedTime: 0x18,
-  VisibleString: 0x1a,
-  BMPString: 0x1e,
-  SEQUENCE: 0x30,
-  SET: 0x31,
+  BOOLEAN: DER_BOOLEAN,
+  INTEGER: DER_INTEGER,
+  BIT_STRING: DER_BIT_STRING,
+  OCTET_STRING: DER_OCTET_STRING,
+  NULL: DER_NULL,
+  OID: DER_OID,
+  ENUMERATED: DER_ENUMERATED,
+  UTF8String: DER_UTF8_STRING,
+  NumericString: DER_NUMERIC_STRING,
+  PrintableString: DER_PRINTABLE_STRING,
+  TeletexString: DER_TELETEX_STRING,
+  IA5String: DER_IA5_STRING,
+  UTCTime: DER_UTC_TIME,
+  GeneralizedTime: DER_GENERALIZED_TIME,
+  VisibleString: DER_VISIBLE_STRING,
+  BMPString: DER_BMP_STRING,
+  SEQUENCE: DER_SEQUENCE,
+  SET: DER_SET,
 } as const;
 
 const CONSTRUCTED = 0x20;
@@ -120,12 +141,12 @@ export function derEncodeNode(node: DerNode): Uint8Array {
 }
 
 export function derSequence(...children: Uint8Array[]): Uint8Array {
-  return derElement(Der.SEQUENCE, concatBytes(...children));
+  return derElement(DER_SEQUENCE, concatBytes(...children));
 }
 
 /** A SET in the order given; callers sort SET OF members where DER requires it. */
 export function derSet(...children: Uint8Array[]): Uint8Array {
-  return derElement(Der.SET, concatBytes(...children));
+  return derElement(DER_SET, concatBytes(...children));
 }
 
 /** [n] EXPLICIT: a constructed context-specific element wrapping one complete element. */
@@ -148,7 +169,7 @@ export function derInteger(value: bigint | number | Uint8Array): Uint8Array {
     let first = 0;
     while (first < value.length - 1 && value[first] === 0) first++;
     const magnitude = value.length ? value.subarray(first) : Uint8Array.of(0);
-    return derElement(Der.INTEGER, magnitude[0]! & 0x80 ? concatBytes(Uint8Array.of(0), magnitude) : magnitude);
+    return derElement(DER_INTEGER, magnitude[0]! & 0x80 ? concatBytes(Uint8Array.of(0), magnitude) : magnitude);
   }
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value)) throw new CodecError(`DER: ${value} is not a safe integer; pass a bigint`);
@@ -162,7 +183,7 @@ export function derInteger(value: bigint | number | Uint8Array): Uint8Array {
   let rest = value < 0n ? value + (1n << BigInt(length * 8)) : value;
   const octets = new Uint8Array(length);
   for (let i = length - 1; i >= 0; i--, rest >>= 8n) octets[i] = Number(rest & 0xffn);
-  return derElement(Der.INTEGER, octets);
+  return derElement(DER_INTEGER, octets);
 }
 
 const ARC = /^(0|[1-9][0-9]*)$/;
@@ -180,7 +201,7 @@ export function derOid(dotted: string): Uint8Array {
     while ((value >>= 7n) > 0n) group.unshift(Number(value & 0x7fn) | 0x80);
     octets.push(...group);
   }
-  return derElement(Der.OID, Uint8Array.from(octets));
+  return derElement(DER_OID, Uint8Array.from(octets));
 }
 
 /** BIT STRING; DER requires the unused low bits of the last octet to be zero. */
@@ -189,40 +210,40 @@ export function derBitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
   if (bytes.length === 0 ? unusedBits !== 0 : bytes[bytes.length - 1]! & ((1 << unusedBits) - 1)) {
     throw new CodecError("DER: unused bits of a BIT STRING must be zero (an empty one has none)");
   }
-  return derElement(Der.BIT_STRING, concatBytes(Uint8Array.of(unusedBits), bytes));
+  return derElement(DER_BIT_STRING, concatBytes(Uint8Array.of(unusedBits), bytes));
 }
 
 export function derOctetString(bytes: Uint8Array): Uint8Array {
-  return derElement(Der.OCTET_STRING, bytes);
+  return derElement(DER_OCTET_STRING, bytes);
 }
 
 /** A UTF8String, PrintableString or IA5String, its characters checked against the type. */
 export function derString(tag: number, text: string): Uint8Array {
-  const name = tag === Der.PrintableString ? "PrintableString" : "IA5String";
-  if (tag !== Der.UTF8String && !(tag === Der.PrintableString ? PRINTABLE_STRING : IA5_STRING).test(text)) {
+  const name = tag === DER_PRINTABLE_STRING ? "PrintableString" : "IA5String";
+  if (tag !== DER_UTF8_STRING && !(tag === DER_PRINTABLE_STRING ? PRINTABLE_STRING : IA5_STRING).test(text)) {
     throw new CodecError(`DER: '${text}' has characters outside ${name}`);
   }
   return derElement(tag, utf8Encode(text));
 }
 
 export function derUtf8String(text: string): Uint8Array {
-  return derString(Der.UTF8String, text);
+  return derString(DER_UTF8_STRING, text);
 }
 
 export function derPrintableString(text: string): Uint8Array {
-  return derString(Der.PrintableString, text);
+  return derString(DER_PRINTABLE_STRING, text);
 }
 
 export function derIa5String(text: string): Uint8Array {
-  return derString(Der.IA5String, text);
+  return derString(DER_IA5_STRING, text);
 }
 
 export function derNull(): Uint8Array {
-  return Uint8Array.of(Der.NULL, 0);
+  return Uint8Array.of(DER_NULL, 0);
 }
 
 export function derBoolean(value: boolean): Uint8Array {
-  return Uint8Array.of(Der.BOOLEAN, 1, value ? 0xff : 0x00);
+  return Uint8Array.of(DER_BOOLEAN, 1, value ? 0xff : 0x00);
 }
 
 // Civil date <-> days since 1970-01-01 in the proleptic Gregorian calendar (no Date: exact for
@@ -257,7 +278,7 @@ function encodeTime(unixSeconds: number, utc: boolean): Uint8Array {
   const [year, month, day] = civilFromDays(days);
   if (utc ? year < 1950 || year > 2049 : year < 0 || year > 9999) throw new CodecError(`DER: year ${year} cannot be a ${what}`);
   const text = [year, month, day, second / 3600, (second % 3600) / 60, second % 60].map((field, index) => String(Math.floor(field)).padStart(index ? 2 : 4, "0")).join("");
-  return derElement(utc ? Der.UTCTime : Der.GeneralizedTime, utf8Encode((utc ? text.slice(2) : text) + "Z"));
+  return derElement(utc ? DER_UTC_TIME : DER_GENERALIZED_TIME, utf8Encode((utc ? text.slice(2) : text) + "Z"));
 }
 
 /** UTCTime YYMMDDHHMMSSZ, for years 1950..2049. */
@@ -295,7 +316,7 @@ export function derReadInteger(node: DerNode): bigint {
 }
 
 function checkedIntegerOctets(node: DerNode): Uint8Array {
-  const octets = expectPrimitive(node, Der.INTEGER, "INTEGER");
+  const octets = expectPrimitive(node, DER_INTEGER, "INTEGER");
   if (octets.length === 0) throw new CodecError("DER: empty INTEGER");
   // The first nine bits may not be all zeros or all ones.
   if (octets.length > 1 && (octets[0] === 0x00 || octets[0] === 0xff) && (octets[0] & 0x80) === (octets[1]! & 0x80)) {
@@ -312,7 +333,7 @@ export function derReadUnsigned(node: DerNode): Uint8Array {
 }
 
 export function derReadOid(node: DerNode): string {
-  const octets = expectPrimitive(node, Der.OID, "OBJECT IDENTIFIER");
+  const octets = expectPrimitive(node, DER_OID, "OBJECT IDENTIFIER");
   if (octets.length === 0) throw new CodecError("DER: empty OBJECT IDENTIFIER");
   if (octets[octets.length - 1]! & 0x80) throw new CodecError("DER: truncated OBJECT IDENTIFIER subidentifier");
   const arcs: string[] = [];
@@ -339,7 +360,7 @@ export function derReadOid(node: DerNode): string {
 }
 
 export function derReadBitString(node: DerNode): { bytes: Uint8Array; unusedBits: number } {
-  const octets = expectPrimitive(node, Der.BIT_STRING, "BIT STRING");
+  const octets = expectPrimitive(node, DER_BIT_STRING, "BIT STRING");
   const unusedBits = octets[0];
   if (unusedBits === undefined) throw new CodecError("DER: empty BIT STRING");
   if (unusedBits > 7) throw new CodecError(`DER: BIT STRING with ${unusedBits} unused bits`);
@@ -349,17 +370,17 @@ export function derReadBitString(node: DerNode): { bytes: Uint8Array; unusedBits
 }
 
 export function derReadOctetString(node: DerNode): Uint8Array {
-  return expectPrimitive(node, Der.OCTET_STRING, "OCTET STRING");
+  return expectPrimitive(node, DER_OCTET_STRING, "OCTET STRING");
 }
 
 export function derReadBoolean(node: DerNode): boolean {
-  const octets = expectPrimitive(node, Der.BOOLEAN, "BOOLEAN");
+  const octets = expectPrimitive(node, DER_BOOLEAN, "BOOLEAN");
   if (octets.length !== 1 || (octets[0] !== 0x00 && octets[0] !== 0xff)) throw new CodecError("DER: BOOLEAN must be one octet, 0x00 or 0xff");
   return octets[0] === 0xff;
 }
 
 export function derReadNull(node: DerNode): null {
-  if (expectPrimitive(node, Der.NULL, "NULL").length !== 0) throw new CodecError("DER: NULL with contents");
+  if (expectPrimitive(node, DER_NULL, "NULL").length !== 0) throw new CodecError("DER: NULL with contents");
   return null;
 }
 
@@ -372,19 +393,19 @@ function latin1(octets: Uint8Array): string {
 
 /** Character sets of the single-byte string types; TeletexString is read as Latin-1, unchecked. */
 const CHARSETS: Record<number, [string, RegExp]> = {
-  [Der.PrintableString]: ["PrintableString", PRINTABLE_STRING],
-  [Der.IA5String]: ["IA5String", IA5_STRING],
-  [Der.NumericString]: ["NumericString", /^[ 0-9]*$/],
-  [Der.VisibleString]: ["VisibleString", /^[ -~]*$/],
-  [Der.TeletexString]: ["TeletexString", /^/],
+  [DER_PRINTABLE_STRING]: ["PrintableString", PRINTABLE_STRING],
+  [DER_IA5_STRING]: ["IA5String", IA5_STRING],
+  [DER_NUMERIC_STRING]: ["NumericString", /^[ 0-9]*$/],
+  [DER_VISIBLE_STRING]: ["VisibleString", /^[ -~]*$/],
+  [DER_TELETEX_STRING]: ["TeletexString", /^/],
 };
 
 /** The text of UTF8String, PrintableString, IA5String, NumericString, VisibleString, TeletexString (as Latin-1) or BMPString. */
 export function derReadString(node: DerNode): string {
   const { tag, contents } = node;
   if (node.constructed) throw new CodecError(`DER: constructed string (tag ${hexTag(tag)})`);
-  if (tag === Der.UTF8String) return utf8Decode(contents);
-  if (tag === Der.BMPString) {
+  if (tag === DER_UTF8_STRING) return utf8Decode(contents);
+  if (tag === DER_BMP_STRING) {
     if (contents.length % 2 !== 0) throw new CodecError("DER: BMPString of odd length");
     let text = "";
     for (let i = 0; i < contents.length; i += 2) text += String.fromCharCode((contents[i]! << 8) | contents[i + 1]!);
@@ -402,8 +423,8 @@ const TIME = /^(\d\d)?(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/;
 
 /** UTCTime (YYMMDDHHMMSSZ; years 50..99 are 19xx) or GeneralizedTime (YYYYMMDDHHMMSSZ) as unix seconds. */
 export function derReadTime(node: DerNode): number {
-  const isUtc = node.tag === Der.UTCTime;
-  if ((!isUtc && node.tag !== Der.GeneralizedTime) || node.constructed) throw new CodecError(`DER: expected UTCTime or GeneralizedTime, got tag ${hexTag(node.tag)}`);
+  const isUtc = node.tag === DER_UTC_TIME;
+  if ((!isUtc && node.tag !== DER_GENERALIZED_TIME) || node.constructed) throw new CodecError(`DER: expected UTCTime or GeneralizedTime, got tag ${hexTag(node.tag)}`);
   const text = latin1(node.contents);
   const fields = TIME.exec(text);
   if (!fields || !fields[1] !== isUtc) throw new CodecError(`DER: '${text}' is not a valid ${isUtc ? "UTCTime" : "GeneralizedTime"}`);
