@@ -4,7 +4,16 @@
 // profile and the chain, including VID/PID consistency between the three.
 import { bytesEqual } from "../codec/bytes";
 import { CertificateError } from "./errors";
-import { KeyUsage, Oid } from "./oids";
+import {
+  KeyUsage,
+  OID_AUTHORITY_KEY_IDENTIFIER,
+  OID_BASIC_CONSTRAINTS,
+  OID_COMMON_NAME,
+  OID_KEY_USAGE,
+  OID_MATTER_PRODUCT_ID,
+  OID_MATTER_VENDOR_ID,
+  OID_SUBJECT_KEY_IDENTIFIER,
+} from "./oids";
 import { publicKeyFromPrivate } from "../crypto";
 import {
   authorityKeyIdExtension,
@@ -58,12 +67,12 @@ export function readAttestationIds(subject: Name): AttestationIds {
   const fromAttributes: AttestationIds = {};
   const fromCommonName: AttestationIds = {};
   for (const { oid, value, stringTag } of subject) {
-    const field = oid === Oid.matterVendorId ? "vendorId" : oid === Oid.matterProductId ? "productId" : undefined;
+    const field = oid === OID_MATTER_VENDOR_ID ? "vendorId" : oid === OID_MATTER_PRODUCT_ID ? "productId" : undefined;
     if (field) {
       if (fromAttributes[field] !== undefined) throw new CertificateError(`subject has two ${field} attributes`);
       if (stringTag !== 0x0c || !HEX4.test(value)) throw new CertificateError(`${field} attribute "${value}" must be a UTF8String of 4 uppercase hex digits`);
       fromAttributes[field] = parseInt(value, 16);
-    } else if (oid === Oid.commonName) {
+    } else if (oid === OID_COMMON_NAME) {
       // Both are parsed (a malformed one is an error) even when an earlier name gave the id.
       const vendorId = parseFallbackId(value, "Mvid:");
       const productId = parseFallbackId(value, "Mpid:");
@@ -89,11 +98,11 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
   const name = kind.toUpperCase();
   const { x509, vendorId, productId } = certificate;
   const byOid = (oid: string) => x509.extensions.find((extension) => extension.oid === oid);
-  const authorityKeyId = byOid(Oid.authorityKeyIdentifier);
+  const authorityKeyId = byOid(OID_AUTHORITY_KEY_IDENTIFIER);
   const problem =
-    !byOid(Oid.basicConstraints)?.critical || !byOid(Oid.keyUsage)?.critical
+    !byOid(OID_BASIC_CONSTRAINTS)?.critical || !byOid(OID_KEY_USAGE)?.critical
       ? "needs critical basic constraints and key usage extensions"
-      : byOid(Oid.subjectKeyIdentifier)?.critical !== false || x509.subjectKeyId?.length !== 20
+      : byOid(OID_SUBJECT_KEY_IDENTIFIER)?.critical !== false || x509.subjectKeyId?.length !== 20
         ? "needs a non-critical 20-byte subject key identifier"
         : authorityKeyId
           ? authorityKeyId.critical || x509.authorityKeyId?.length !== 20
@@ -264,9 +273,9 @@ export function issueAttestationCertificate(request: AttestationCertificateReque
     if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new CertificateError(`id ${value} does not fit 16 bits`);
     return { oid, value: value.toString(16).toUpperCase().padStart(4, "0"), stringTag: 0x0c };
   };
-  const subject: Name = [{ oid: Oid.commonName, value: request.commonName, stringTag: 0x0c }];
-  if (request.vendorId !== undefined) subject.push(idAttribute(Oid.matterVendorId, request.vendorId));
-  if (request.productId !== undefined) subject.push(idAttribute(Oid.matterProductId, request.productId));
+  const subject: Name = [{ oid: OID_COMMON_NAME, value: request.commonName, stringTag: 0x0c }];
+  if (request.vendorId !== undefined) subject.push(idAttribute(OID_MATTER_VENDOR_ID, request.vendorId));
+  if (request.productId !== undefined) subject.push(idAttribute(OID_MATTER_PRODUCT_ID, request.productId));
   const ownKeyId = keyIdentifier(request.publicKey);
   const issuerKeyId = request.issuer ? request.issuer.subjectKeyId : ownKeyId;
   if (!issuerKeyId) throw new CertificateError("issuer has no subject key identifier");

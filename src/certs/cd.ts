@@ -23,7 +23,7 @@ import {
 import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, signatureFromDer, signatureToDer } from "../crypto";
 import { CertificateError } from "./errors";
-import { Oid } from "./oids";
+import { OID_ECDSA_WITH_SHA256, OID_PKCS7_DATA, OID_PKCS7_SIGNED_DATA, OID_SHA256 } from "./oids";
 import { OrderedFields, bytesOf, childrenOf, describeTag, uintOf } from "./tlv-fields";
 import { expectTag, readAlgorithm, withContext } from "./x509";
 
@@ -189,22 +189,22 @@ export interface SignedCdParts {
 /** Wraps CD content in CMS SignedData, signed with the CD signing key. */
 export function signCdContent(content: Uint8Array, signerKeyId: Uint8Array, signerPrivateKey: Uint8Array): Uint8Array {
   if (signerKeyId.length === 0) throw new CertificateError("signer key id is empty");
-  const sha256Algorithm = derSequence(derOid(Oid.sha256));
+  const sha256Algorithm = derSequence(derOid(OID_SHA256));
   const signature = signatureToDer(ecdsaSign(signerPrivateKey, content));
   const signerInfo = derSequence(
     derInteger(3),
     derImplicit(0, signerKeyId, false),
     sha256Algorithm,
-    derSequence(derOid(Oid.ecdsaWithSha256)),
+    derSequence(derOid(OID_ECDSA_WITH_SHA256)),
     derOctetString(signature),
   );
   const signedData = derSequence(
     derInteger(3),
     derSet(sha256Algorithm),
-    derSequence(derOid(Oid.pkcs7Data), derExplicit(0, derOctetString(content))),
+    derSequence(derOid(OID_PKCS7_DATA), derExplicit(0, derOctetString(content))),
     derSet(signerInfo),
   );
-  return derSequence(derOid(Oid.pkcs7SignedData), derExplicit(0, signedData));
+  return derSequence(derOid(OID_PKCS7_SIGNED_DATA), derExplicit(0, signedData));
 }
 
 export function signCertificationDeclaration(
@@ -238,12 +238,12 @@ export function parseSignedCd(cms: Uint8Array): SignedCdParts {
     if (cms.length > MAX_CD_LENGTH) throw new CertificateError(`${cms.length} bytes is larger than ${MAX_CD_LENGTH}`);
     const [contentType, content, extra] = expectTag(decodeDer(cms), DER_SEQUENCE, "ContentInfo").children;
     if (extra) throw new CertificateError("ContentInfo: unexpected content");
-    expectOid(contentType, Oid.pkcs7SignedData, "content type");
+    expectOid(contentType, OID_PKCS7_SIGNED_DATA, "content type");
     const members = expectTag(only(content, 0xa0, "content"), DER_SEQUENCE, "SignedData").children;
     expectVersion3(members[0], "SignedData version");
-    readAlgorithm(only(members[1], DER_SET, "digestAlgorithms"), Oid.sha256, "digest algorithm");
+    readAlgorithm(only(members[1], DER_SET, "digestAlgorithms"), OID_SHA256, "digest algorithm");
     const [eContentType, eContent, extraContent] = expectTag(members[2], DER_SEQUENCE, "encapContentInfo").children;
-    expectOid(eContentType, Oid.pkcs7Data, "eContentType");
+    expectOid(eContentType, OID_PKCS7_DATA, "eContentType");
     if (extraContent) throw new CertificateError("encapContentInfo: unexpected content");
     const cdContent = expectTag(only(eContent, 0xa0, "eContent"), DER_OCTET_STRING, "eContent").contents;
     // certificates [0] and crls [1] may be present; a CD signer is looked up by key id instead.
@@ -257,9 +257,9 @@ export function parseSignedCd(cms: Uint8Array): SignedCdParts {
     ).children;
     expectVersion3(version, "SignerInfo version");
     const signerKeyId = expectTag(signerId, 0x80, "subjectKeyIdentifier signer id").contents;
-    readAlgorithm(digestAlgorithm, Oid.sha256, "SignerInfo digest algorithm");
+    readAlgorithm(digestAlgorithm, OID_SHA256, "SignerInfo digest algorithm");
     if (signatureAlgorithm?.tag === 0xa0) throw new CertificateError("signed attributes are not used in Certification Declarations");
-    readAlgorithm(signatureAlgorithm, Oid.ecdsaWithSha256, "signature algorithm");
+    readAlgorithm(signatureAlgorithm, OID_ECDSA_WITH_SHA256, "signature algorithm");
     if (extraField) throw new CertificateError("unsigned attributes are not used in Certification Declarations");
     return { content: cdContent, signerKeyId, signature: signatureFromDer(expectTag(signature, DER_OCTET_STRING, "signature").contents) };
   });

@@ -15,7 +15,7 @@ import {
 import { TlvWriter, TlvStruct } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, publicKeyFromPrivate, signatureToDer } from "../crypto";
 import { CertificateError } from "./errors";
-import { Oid } from "./oids";
+import { OID_ECDSA_WITH_SHA256, OID_ORGANIZATION_NAME } from "./oids";
 import {
   encodeName,
   encodeSubjectPublicKeyInfo,
@@ -29,7 +29,7 @@ import {
 } from "./x509";
 
 /** The subject CHIP puts in operational CSRs; the spec leaves it open and parsers want one. */
-export const CSR_SUBJECT: Name = [{ oid: Oid.organizationName, value: "CSR", stringTag: DER_UTF8_STRING }];
+export const CSR_SUBJECT: Name = [{ oid: OID_ORGANIZATION_NAME, value: "CSR", stringTag: DER_UTF8_STRING }];
 export const MAX_CSR_LENGTH = 1024;
 
 /** Builds a DER CSR for the key pair, signed with its private key (ECDSA with SHA-256). */
@@ -42,7 +42,7 @@ export function buildCsr(privateKey: Uint8Array, subject: Name = CSR_SUBJECT): U
     derImplicit(0, new Uint8Array(0), true), // attributes: none
   );
   const signature = ecdsaSign(privateKey, info);
-  return derSequence(info, derSequence(derOid(Oid.ecdsaWithSha256)), derBitString(signatureToDer(signature), 0));
+  return derSequence(info, derSequence(derOid(OID_ECDSA_WITH_SHA256)), derBitString(signatureToDer(signature), 0));
 }
 
 export interface CertificateSigningRequest {
@@ -59,7 +59,7 @@ export function parseCsr(der: Uint8Array): CertificateSigningRequest {
     const root = expectTag(decodeDer(der), DER_SEQUENCE, "CertificationRequest");
     if (root.children.length !== 3) throw new CertificateError("expected info, signature algorithm and signature");
     const info = expectTag(root.children[0], DER_SEQUENCE, "certificationRequestInfo");
-    readAlgorithm(root.children[1], Oid.ecdsaWithSha256, "signature algorithm");
+    readAlgorithm(root.children[1], OID_ECDSA_WITH_SHA256, "signature algorithm");
     const signature = readSignatureBitString(root.children[2]);
     if (info.children.length !== 4) throw new CertificateError("certificationRequestInfo must have version, subject, key and attributes");
     if (derReadInteger(expectTag(info.children[0], DER_INTEGER, "version")) !== 0n) throw new CertificateError("version must be 0");

@@ -2,34 +2,57 @@
 // table that ties Matter TLV distinguished-name tags to X.509 attribute types (Matter spec 6.5.6,
 // the same numbering CHIP's ASN.1 OID table uses).
 
+// One constant per OID (they minify to short names), and all of them together as `Oid`.
+export const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+export const OID_PRIME256V1 = "1.2.840.10045.3.1.7";
+export const OID_ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
+export const OID_SHA256 = "2.16.840.1.101.3.4.2.1";
+
+export const OID_BASIC_CONSTRAINTS = "2.5.29.19";
+export const OID_KEY_USAGE = "2.5.29.15";
+export const OID_EXTENDED_KEY_USAGE = "2.5.29.37";
+export const OID_SUBJECT_KEY_IDENTIFIER = "2.5.29.14";
+export const OID_AUTHORITY_KEY_IDENTIFIER = "2.5.29.35";
+
+export const OID_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+export const OID_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+export const OID_CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
+export const OID_EMAIL_PROTECTION = "1.3.6.1.5.5.7.3.4";
+export const OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
+export const OID_OCSP_SIGNING = "1.3.6.1.5.5.7.3.9";
+
+export const OID_COMMON_NAME = "2.5.4.3";
+export const OID_ORGANIZATION_NAME = "2.5.4.10";
+
+/** Attestation certificate subject attributes (spec 6.2.2.2). */
+export const OID_MATTER_VENDOR_ID = "1.3.6.1.4.1.37244.2.1";
+export const OID_MATTER_PRODUCT_ID = "1.3.6.1.4.1.37244.2.2";
+
+export const OID_PKCS7_DATA = "1.2.840.113549.1.7.1";
+export const OID_PKCS7_SIGNED_DATA = "1.2.840.113549.1.7.2";
+
 export const Oid = {
-  ecPublicKey: "1.2.840.10045.2.1",
-  prime256v1: "1.2.840.10045.3.1.7",
-  ecdsaWithSha256: "1.2.840.10045.4.3.2",
-  sha256: "2.16.840.1.101.3.4.2.1",
-
-  basicConstraints: "2.5.29.19",
-  keyUsage: "2.5.29.15",
-  extendedKeyUsage: "2.5.29.37",
-  subjectKeyIdentifier: "2.5.29.14",
-  authorityKeyIdentifier: "2.5.29.35",
-
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-  clientAuth: "1.3.6.1.5.5.7.3.2",
-  codeSigning: "1.3.6.1.5.5.7.3.3",
-  emailProtection: "1.3.6.1.5.5.7.3.4",
-  timeStamping: "1.3.6.1.5.5.7.3.8",
-  ocspSigning: "1.3.6.1.5.5.7.3.9",
-
-  commonName: "2.5.4.3",
-  organizationName: "2.5.4.10",
-
-  /** Attestation certificate subject attributes (spec 6.2.2.2). */
-  matterVendorId: "1.3.6.1.4.1.37244.2.1",
-  matterProductId: "1.3.6.1.4.1.37244.2.2",
-
-  pkcs7Data: "1.2.840.113549.1.7.1",
-  pkcs7SignedData: "1.2.840.113549.1.7.2",
+  ecPublicKey: OID_EC_PUBLIC_KEY,
+  prime256v1: OID_PRIME256V1,
+  ecdsaWithSha256: OID_ECDSA_WITH_SHA256,
+  sha256: OID_SHA256,
+  basicConstraints: OID_BASIC_CONSTRAINTS,
+  keyUsage: OID_KEY_USAGE,
+  extendedKeyUsage: OID_EXTENDED_KEY_USAGE,
+  subjectKeyIdentifier: OID_SUBJECT_KEY_IDENTIFIER,
+  authorityKeyIdentifier: OID_AUTHORITY_KEY_IDENTIFIER,
+  serverAuth: OID_SERVER_AUTH,
+  clientAuth: OID_CLIENT_AUTH,
+  codeSigning: OID_CODE_SIGNING,
+  emailProtection: OID_EMAIL_PROTECTION,
+  timeStamping: OID_TIME_STAMPING,
+  ocspSigning: OID_OCSP_SIGNING,
+  commonName: OID_COMMON_NAME,
+  organizationName: OID_ORGANIZATION_NAME,
+  matterVendorId: OID_MATTER_VENDOR_ID,
+  matterProductId: OID_MATTER_PRODUCT_ID,
+  pkcs7Data: OID_PKCS7_DATA,
+  pkcs7SignedData: OID_PKCS7_SIGNED_DATA,
 } as const;
 
 /** How a distinguished-name attribute's value is carried in Matter TLV. */
@@ -71,12 +94,12 @@ export function dnAttributeTypeByOid(oid: string): DnAttributeType | undefined {
 /** Matter TLV extended-key-usage values (index) → key purpose OIDs. */
 export const KEY_PURPOSE_OIDS: readonly (string | undefined)[] = [
   undefined,
-  Oid.serverAuth,
-  Oid.clientAuth,
-  Oid.codeSigning,
-  Oid.emailProtection,
-  Oid.timeStamping,
-  Oid.ocspSigning,
+  OID_SERVER_AUTH,
+  OID_CLIENT_AUTH,
+  OID_CODE_SIGNING,
+  OID_EMAIL_PROTECTION,
+  OID_TIME_STAMPING,
+  OID_OCSP_SIGNING,
 ];
 
 /** Key usage flags as Matter TLV carries them: bit n is X.509 KeyUsage named bit n. */

@@ -14,7 +14,17 @@ import { bytesEqual, toHex } from "../codec/bytes";
 import { decodeTlv, TlvWriter, type TlvElement, type TlvType } from "../codec/tlv";
 import { ecdsaSign, ecdsaVerify, publicKeyFromPrivate } from "../crypto";
 import { CertificateError } from "./errors";
-import { DN_ATTRIBUTE_TYPES, dnAttributeTypeByOid, KEY_PURPOSE_OIDS, KEY_USAGE_ALL, Oid } from "./oids";
+import {
+  DN_ATTRIBUTE_TYPES,
+  dnAttributeTypeByOid,
+  KEY_PURPOSE_OIDS,
+  KEY_USAGE_ALL,
+  OID_AUTHORITY_KEY_IDENTIFIER,
+  OID_BASIC_CONSTRAINTS,
+  OID_EXTENDED_KEY_USAGE,
+  OID_KEY_USAGE,
+  OID_SUBJECT_KEY_IDENTIFIER,
+} from "./oids";
 import {
   authorityKeyIdExtension,
   basicConstraintsExtension,
@@ -71,7 +81,7 @@ const ExtensionTag = {
 const PRINTABLE_FLAG = 0x80;
 const DOMAIN_COMPONENT_TAG = 16;
 /** Extensions with a Matter TLV tag of their own, which a future-extension may not carry. */
-const MATTER_EXTENSION_OIDS: string[] = [Oid.basicConstraints, Oid.keyUsage, Oid.extendedKeyUsage, Oid.subjectKeyIdentifier, Oid.authorityKeyIdentifier];
+const MATTER_EXTENSION_OIDS: string[] = [OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, OID_EXTENDED_KEY_USAGE, OID_SUBJECT_KEY_IDENTIFIER, OID_AUTHORITY_KEY_IDENTIFIER];
 
 /** Distinguished-name attribute tags, for building subjects and reading them back. */
 export const DnTag = {
@@ -438,13 +448,13 @@ function extensionFromX509(extension: Extension, certificate: X509Certificate, r
     }
   };
   switch (extension.oid) {
-    case Oid.basicConstraints:
+    case OID_BASIC_CONSTRAINTS:
       mustBeCritical(true);
       return { kind: "basic-constraints", ...certificate.basicConstraints! };
-    case Oid.keyUsage:
+    case OID_KEY_USAGE:
       mustBeCritical(true);
       return { kind: "key-usage", flags: certificate.keyUsage! };
-    case Oid.extendedKeyUsage: {
+    case OID_EXTENDED_KEY_USAGE: {
       mustBeCritical(true);
       const purposes = certificate.extendedKeyUsage!.map((oid) => {
         const value = KEY_PURPOSE_OIDS.indexOf(oid);
@@ -453,11 +463,11 @@ function extensionFromX509(extension: Extension, certificate: X509Certificate, r
       });
       return { kind: "extended-key-usage", purposes };
     }
-    case Oid.subjectKeyIdentifier:
+    case OID_SUBJECT_KEY_IDENTIFIER:
       mustBeCritical(false);
       if (certificate.subjectKeyId!.length !== 20) throw new CertificateError("subject key identifier must be 20 bytes");
       return { kind: "subject-key-id", keyId: certificate.subjectKeyId! };
-    case Oid.authorityKeyIdentifier: {
+    case OID_AUTHORITY_KEY_IDENTIFIER: {
       mustBeCritical(false);
       const keyId = certificate.authorityKeyId;
       if (!keyId || keyId.length !== 20) throw new CertificateError("authority key identifier must be a 20-byte key id");

@@ -38,7 +38,20 @@ import {
 } from "../codec/der";
 import { ecdsaSign, ecdsaVerify, isValidPublicKey, sha256, signatureFromDer, signatureToDer } from "../crypto";
 import { CertificateError } from "./errors";
-import { Oid, KEY_USAGE_ALL } from "./oids";
+import {
+  KEY_USAGE_ALL,
+  OID_AUTHORITY_KEY_IDENTIFIER,
+  OID_BASIC_CONSTRAINTS,
+  OID_EC_PUBLIC_KEY,
+  OID_ECDSA_WITH_SHA256,
+  OID_EXTENDED_KEY_USAGE,
+  OID_KEY_USAGE,
+  OID_MATTER_PRODUCT_ID,
+  OID_MATTER_VENDOR_ID,
+  OID_PRIME256V1,
+  OID_SHA256,
+  OID_SUBJECT_KEY_IDENTIFIER,
+} from "./oids";
 
 /** One attribute of a distinguished name; Matter allows exactly one attribute per RDN. */
 export interface NameAttribute {
@@ -118,7 +131,7 @@ export function readAlgorithm(node: DerNode | undefined, oid: string, what: stri
   const [id, parameters, extra] = expectTag(node, DER_SEQUENCE, what).children;
   const found = derReadOid(expectTag(id, DER_OID, what));
   if (found !== oid) throw new CertificateError(`${what}: expected ${oid}, found ${found}`);
-  if (extra || (parameters && (oid !== Oid.sha256 || parameters.tag !== DER_NULL))) throw new CertificateError(`${what}: unexpected parameters`);
+  if (extra || (parameters && (oid !== OID_SHA256 || parameters.tag !== DER_NULL))) throw new CertificateError(`${what}: unexpected parameters`);
 }
 
 const STRING_TAGS: number[] = [DER_UTF8_STRING, DER_PRINTABLE_STRING, DER_IA5_STRING];
@@ -177,24 +190,24 @@ export function basicConstraintsExtension(ca: boolean, pathLength?: number): Ext
   if (pathLength !== undefined && !ca) throw new CertificateError("basic constraints: a path length needs cA");
   const parts = ca ? [derBoolean(true)] : [];
   if (pathLength !== undefined) parts.push(derInteger(pathLength));
-  return { oid: Oid.basicConstraints, critical: true, value: derSequence(...parts) };
+  return { oid: OID_BASIC_CONSTRAINTS, critical: true, value: derSequence(...parts) };
 }
 
 export function keyUsageExtension(flags: number): Extension {
-  return { oid: Oid.keyUsage, critical: true, value: encodeKeyUsageBits(flags) };
+  return { oid: OID_KEY_USAGE, critical: true, value: encodeKeyUsageBits(flags) };
 }
 
 export function extendedKeyUsageExtension(purposes: string[]): Extension {
   if (purposes.length === 0) throw new CertificateError("extended key usage needs at least one purpose");
-  return { oid: Oid.extendedKeyUsage, critical: true, value: derSequence(...purposes.map(derOid)) };
+  return { oid: OID_EXTENDED_KEY_USAGE, critical: true, value: derSequence(...purposes.map(derOid)) };
 }
 
 export function subjectKeyIdExtension(keyId: Uint8Array): Extension {
-  return { oid: Oid.subjectKeyIdentifier, critical: false, value: derOctetString(keyId) };
+  return { oid: OID_SUBJECT_KEY_IDENTIFIER, critical: false, value: derOctetString(keyId) };
 }
 
 export function authorityKeyIdExtension(keyId: Uint8Array): Extension {
-  return { oid: Oid.authorityKeyIdentifier, critical: false, value: derSequence(derImplicit(0, keyId, false)) };
+  return { oid: OID_AUTHORITY_KEY_IDENTIFIER, critical: false, value: derSequence(derImplicit(0, keyId, false)) };
 }
 
 export function encodeExtension(extension: Extension): Uint8Array {
@@ -215,7 +228,7 @@ function checkPublicKey(publicKey: Uint8Array, what: string): void {
 
 export function encodeSubjectPublicKeyInfo(publicKey: Uint8Array): Uint8Array {
   checkPublicKey(publicKey, "public key");
-  return derSequence(derSequence(derOid(Oid.ecPublicKey), derOid(Oid.prime256v1)), derBitString(publicKey, 0));
+  return derSequence(derSequence(derOid(OID_EC_PUBLIC_KEY), derOid(OID_PRIME256V1)), derBitString(publicKey, 0));
 }
 
 export function parseSubjectPublicKeyInfo(node: DerNode | undefined, what = "subject public key info"): Uint8Array {
@@ -224,7 +237,7 @@ export function parseSubjectPublicKeyInfo(node: DerNode | undefined, what = "sub
   if (extra || extraParameter) throw new CertificateError(`${what}: unexpected content`);
   const keyAlgorithm = derReadOid(expectTag(keyType, DER_OID, what));
   const curveOid = derReadOid(expectTag(curve, DER_OID, what));
-  if (keyAlgorithm !== Oid.ecPublicKey || curveOid !== Oid.prime256v1) {
+  if (keyAlgorithm !== OID_EC_PUBLIC_KEY || curveOid !== OID_PRIME256V1) {
     throw new CertificateError(`${what}: unsupported key ${keyAlgorithm} ${curveOid} (only EC prime256v1)`);
   }
   const bytes = readUnpaddedBitString(key, `${what} key`);
@@ -264,7 +277,7 @@ export function encodeTbsCertificate(fields: TbsCertificateFields): Uint8Array {
   return derSequence(
     derExplicit(0, derInteger(2)),
     derElement(DER_INTEGER, fields.serialNumber),
-    derSequence(derOid(Oid.ecdsaWithSha256)),
+    derSequence(derOid(OID_ECDSA_WITH_SHA256)),
     encodedName(fields.issuer),
     derSequence(encodeTime(fields.notBefore), encodeTime(fields.notAfter)),
     encodedName(fields.subject),
@@ -275,7 +288,7 @@ export function encodeTbsCertificate(fields: TbsCertificateFields): Uint8Array {
 
 /** Assembles a Certificate from TBS bytes and a raw (r||s) signature. */
 export function encodeCertificate(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
-  return derSequence(tbs, derSequence(derOid(Oid.ecdsaWithSha256)), derBitString(signatureToDer(signature), 0));
+  return derSequence(tbs, derSequence(derOid(OID_ECDSA_WITH_SHA256)), derBitString(signatureToDer(signature), 0));
 }
 
 export function signCertificate(fields: TbsCertificateFields, issuerPrivateKey: Uint8Array): Uint8Array {
@@ -309,7 +322,7 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
     if (certificate.extensions.some((seen) => seen.oid === oid)) throw new CertificateError(`extension ${oid} appears twice`);
     certificate.extensions.push(extension);
     switch (oid) {
-      case Oid.basicConstraints: {
+      case OID_BASIC_CONSTRAINTS: {
         const [first, second, extraField] = expectTag(decodeDer(value), DER_SEQUENCE, "basic constraints").children;
         const ca = first?.tag === DER_BOOLEAN;
         if (ca && !derReadBoolean(first)) throw new CertificateError("basic constraints: cA FALSE must be omitted in DER");
@@ -323,19 +336,19 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
         }
         break;
       }
-      case Oid.keyUsage:
+      case OID_KEY_USAGE:
         certificate.keyUsage = readKeyUsageBits(decodeDer(value));
         break;
-      case Oid.extendedKeyUsage: {
+      case OID_EXTENDED_KEY_USAGE: {
         const purposes = expectTag(decodeDer(value), DER_SEQUENCE, "extended key usage").children;
         if (purposes.length === 0) throw new CertificateError("extended key usage: empty");
         certificate.extendedKeyUsage = purposes.map((child) => derReadOid(expectTag(child, DER_OID, "key purpose")));
         break;
       }
-      case Oid.subjectKeyIdentifier:
+      case OID_SUBJECT_KEY_IDENTIFIER:
         certificate.subjectKeyId = expectTag(decodeDer(value), DER_OCTET_STRING, "subject key identifier").contents;
         break;
-      case Oid.authorityKeyIdentifier:
+      case OID_AUTHORITY_KEY_IDENTIFIER:
         for (const child of expectTag(decodeDer(value), DER_SEQUENCE, "authority key identifier").children) {
           if (child.tag === 0x80) certificate.authorityKeyId = child.contents;
           else if (child.tag !== 0xa1 && child.tag !== 0x82) throw new CertificateError("authority key identifier: unexpected field");
@@ -351,7 +364,7 @@ export function parseX509(der: Uint8Array): X509Certificate {
     const [tbs, signatureAlgorithm, signatureValue, extra] = expectTag(decodeDer(der), DER_SEQUENCE, "Certificate").children;
     if (extra) throw new CertificateError("unexpected content after the signature");
     const fields = expectTag(tbs, DER_SEQUENCE, "tbsCertificate").children;
-    readAlgorithm(signatureAlgorithm, Oid.ecdsaWithSha256, "signatureAlgorithm");
+    readAlgorithm(signatureAlgorithm, OID_ECDSA_WITH_SHA256, "signatureAlgorithm");
     const signature = readSignatureBitString(signatureValue);
     const [version, serialNode, innerAlgorithm, issuerNode, validity, subjectNode, keyInfo, extensions, afterExtensions] = fields;
     const versionFields = expectTag(version, 0xa0, "version (only v3 is supported)").children;
@@ -360,7 +373,7 @@ export function parseX509(der: Uint8Array): X509Certificate {
     }
     derReadInteger(expectTag(serialNode, DER_INTEGER, "serialNumber")); // rejects non-minimal encodings
     checkSerialNumber(serialNode!.contents);
-    readAlgorithm(innerAlgorithm, Oid.ecdsaWithSha256, "signature");
+    readAlgorithm(innerAlgorithm, OID_ECDSA_WITH_SHA256, "signature");
     const [notBefore, notAfter, extraTime] = expectTag(validity, DER_SEQUENCE, "validity").children;
     if (!notAfter || extraTime) throw new CertificateError("validity: expected notBefore and notAfter");
     const certificate: X509Certificate = {
@@ -403,8 +416,8 @@ export function formatName(name: Name): string {
     "2.5.4.10": "O",
     "2.5.4.11": "OU",
     "2.5.4.5": "serialNumber",
-    [Oid.matterVendorId]: "VID",
-    [Oid.matterProductId]: "PID",
+    [OID_MATTER_VENDOR_ID]: "VID",
+    [OID_MATTER_PRODUCT_ID]: "PID",
   };
   return name.map((attribute) => `${short[attribute.oid] ?? attribute.oid}=${attribute.value}`).join(", ");
 }
