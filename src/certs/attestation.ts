@@ -18,6 +18,8 @@ import { publicKeyFromPrivate } from "../crypto";
 import {
   authorityKeyIdExtension,
   basicConstraintsExtension,
+  checkCaKeyUsage,
+  checkIssuerLinks,
   keyIdentifier,
   keyUsageExtension,
   NO_EXPIRATION_UNIX,
@@ -115,7 +117,6 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
 
   const { ca, pathLength } = x509.basicConstraints!;
   const flags = x509.keyUsage!;
-  const caUsage = KeyUsage.keyCertSign | KeyUsage.crlSign;
   if (kind === "dac") {
     if (ca || pathLength !== undefined) throw new CertificateError("DAC must not be a CA");
     if (flags !== KeyUsage.digitalSignature) throw new CertificateError("DAC key usage must be digitalSignature only");
@@ -126,9 +127,7 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
   if (kind === "pai" ? pathLength !== 0 : pathLength !== undefined && pathLength !== 1) {
     throw new CertificateError(kind === "pai" ? "PAI path length must be 0" : "PAA path length must be absent or 1");
   }
-  if ((flags & caUsage) !== caUsage || flags & ~(caUsage | KeyUsage.digitalSignature)) {
-    throw new CertificateError(`${name} key usage must be keyCertSign and cRLSign (optionally digitalSignature)`);
-  }
+  checkCaKeyUsage(flags, name);
   if (kind === "pai" && vendorId === undefined) throw new CertificateError("PAI subject must carry a vendor id");
   if (kind === "paa" && productId !== undefined) throw new CertificateError("PAA subject must not carry a product id");
 }
@@ -138,15 +137,14 @@ function isValidAt(x509: X509Certificate, at: number): boolean {
 }
 
 function checkIssued(child: AttestationCertificate, childName: string, parent: AttestationCertificate, parentName: string): void {
-  if (!bytesEqual(child.x509.issuerDer, parent.x509.subjectDer)) {
-    throw new CertificateError(`${childName} issuer does not match the ${parentName} subject`);
-  }
-  if (child.x509.authorityKeyId && !bytesEqual(child.x509.authorityKeyId, parent.x509.subjectKeyId!)) {
-    throw new CertificateError(`${childName} authority key id does not match the ${parentName} subject key id`);
-  }
-  if (!verifyX509Signature(child.x509, parent.x509.publicKey)) {
-    throw new CertificateError(`${childName} signature does not verify with the ${parentName} key`);
-  }
+  const { x509 } = child;
+  checkIssuerLinks(
+    childName,
+    parentName,
+    bytesEqual(x509.issuerDer, parent.x509.subjectDer),
+    !x509.authorityKeyId || bytesEqual(x509.authorityKeyId, parent.x509.subjectKeyId!),
+    () => verifyX509Signature(x509, parent.x509.publicKey),
+  );
 }
 
 export interface AttestationChainInput {

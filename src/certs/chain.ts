@@ -7,6 +7,7 @@ import { bytesEqual, utf8Encode } from "../codec/bytes";
 import { hkdfSha256 } from "../crypto";
 import { CertificateError } from "./errors";
 import { KeyUsage } from "./oids";
+import { checkCaKeyUsage, checkIssuerLinks } from "./x509";
 import {
   decodeMatterCertificate,
   DnTag,
@@ -85,8 +86,6 @@ function label(kind: OperationalCertificateKind): string {
   return kind === "firmware-signing" ? "firmware signing certificate" : kind.toUpperCase();
 }
 
-const CA_USAGE = KeyUsage.keyCertSign | KeyUsage.crlSign;
-
 /**
  * Reads the subject, checks it names a certificate of `kind`, and checks the extensions every
  * chain member needs plus the ones for its role.
@@ -108,13 +107,11 @@ function checkProfile(certificate: MatterCertificate, kind: OperationalCertifica
   const extendedUsage = findExtension(certificate, "extended-key-usage");
   if (kind === "rcac" || kind === "icac") {
     if (!ca) throw new CertificateError(`${name} is not a CA (basic constraints)`);
-    if ((flags & CA_USAGE) !== CA_USAGE || flags & ~(CA_USAGE | KeyUsage.digitalSignature)) {
-      throw new CertificateError(`${name} key usage must be keyCertSign and cRLSign (optionally digitalSignature)`);
-    }
+    checkCaKeyUsage(flags, name);
     if (extendedUsage) throw new CertificateError(`${name} must not carry an extended key usage`);
   } else {
     if (ca) throw new CertificateError(`${name} must not be a CA`);
-    if (!(flags & KeyUsage.digitalSignature) || flags & CA_USAGE) {
+    if (!(flags & KeyUsage.digitalSignature) || flags & (KeyUsage.keyCertSign | KeyUsage.crlSign)) {
       throw new CertificateError(`${name} key usage must include digitalSignature and not keyCertSign or cRLSign`);
     }
     const purposes = extendedUsage?.purposes ?? [];
@@ -129,15 +126,13 @@ function checkProfile(certificate: MatterCertificate, kind: OperationalCertifica
 function checkIssuedBy(child: MatterCertificate, childName: string, parent: MatterCertificate, parentName: string, at: number | undefined): void {
   const { issuer, notBefore, notAfter } = child;
   const { subject } = parent;
-  if (issuer.length !== subject.length || issuer.some((entry, index) => entry.tag !== subject[index]!.tag || entry.value !== subject[index]!.value)) {
-    throw new CertificateError(`${childName} issuer does not match the ${parentName} subject`);
-  }
-  if (!bytesEqual(findExtension(child, "authority-key-id")!.keyId, findExtension(parent, "subject-key-id")!.keyId)) {
-    throw new CertificateError(`${childName} authority key id does not match the ${parentName} subject key id`);
-  }
-  if (!verifyMatterCertificateSignature(child, parent.publicKey)) {
-    throw new CertificateError(`${childName} signature does not verify with the ${parentName} key`);
-  }
+  checkIssuerLinks(
+    childName,
+    parentName,
+    issuer.length === subject.length && issuer.every((entry, index) => entry.tag === subject[index]!.tag && entry.value === subject[index]!.value),
+    bytesEqual(findExtension(child, "authority-key-id")!.keyId, findExtension(parent, "subject-key-id")!.keyId),
+    () => verifyMatterCertificateSignature(child, parent.publicKey),
+  );
   if (at === undefined) return;
   if (notBefore !== 0 && at < matterTimeToUnix(notBefore)) throw new CertificateError(`${childName} is not valid yet`);
   if (notAfter !== 0 && at > matterTimeToUnix(notAfter)) throw new CertificateError(`${childName} has expired`);

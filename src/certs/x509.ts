@@ -51,6 +51,7 @@ import {
   OID_PRIME256V1,
   OID_SHA256,
   OID_SUBJECT_KEY_IDENTIFIER,
+  KeyUsage,
 } from "./oids";
 
 /** One attribute of a distinguished name; Matter allows exactly one attribute per RDN. */
@@ -396,6 +397,26 @@ export function parseX509(der: Uint8Array): X509Certificate {
     parseExtensions(extensions, certificate);
     return certificate;
   });
+}
+
+/** KeyUsage of a CA (attestation or operational): keyCertSign and cRLSign, optionally digitalSignature. */
+export function checkCaKeyUsage(flags: number, name: string): void {
+  const ca = KeyUsage.keyCertSign | KeyUsage.crlSign;
+  if ((flags & ca) !== ca || flags & ~(ca | KeyUsage.digitalSignature)) {
+    throw new CertificateError(`${name} key usage must be keyCertSign and cRLSign (optionally digitalSignature)`);
+  }
+}
+
+/** The three links from a certificate to its issuer, checked in order, each failure named. */
+export function checkIssuerLinks(childName: string, parentName: string, namesMatch: boolean, keyIdsMatch: boolean, verify: () => boolean): void {
+  const broken = !namesMatch
+    ? `issuer does not match the ${parentName} subject`
+    : !keyIdsMatch
+      ? `authority key id does not match the ${parentName} subject key id`
+      : !verify()
+        ? `signature does not verify with the ${parentName} key`
+        : "";
+  if (broken) throw new CertificateError(`${childName} ${broken}`);
 }
 
 export function verifyX509Signature(certificate: X509Certificate, issuerPublicKey: Uint8Array): boolean {
