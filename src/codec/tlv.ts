@@ -277,8 +277,13 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
   /** Offset of the element being read, for error messages. */
   let start = 0;
 
+  // Annotated, so that TypeScript treats a call as the end of the branch.
+  const fail: (problem: string) => never = (problem) => {
+    throw new CodecError(`TLV: ${problem} at offset ${start}`);
+  };
+
   const take = (size: number, what: string): number => {
-    if (size > end - offset) throw new CodecError(`TLV: truncated ${what} of the element at offset ${start}`);
+    if (size > end - offset) fail(`truncated ${what}`);
     offset += size;
     return offset - size;
   };
@@ -303,21 +308,21 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
       if (parent) {
         throw new CodecError(`TLV: truncated: the ${parent.type} opened at offset ${openedAt[open.length - 1]} has no end-of-container`);
       }
-      if (single) throw new CodecError(`TLV: truncated: no element at offset ${start}`);
+      if (single) fail("truncated: no element");
       return top;
     }
     const control = input[offset++]!;
     const elementType = control & 0x1f;
     let element: TlvElement;
     if (elementType === END_OF_CONTAINER) {
-      if (control !== END_OF_CONTAINER) throw new CodecError(`TLV: end-of-container with a tag at offset ${start}`);
-      if (!parent) throw new CodecError(`TLV: end-of-container outside any container at offset ${start}`);
+      if (control !== END_OF_CONTAINER) fail("end-of-container with a tag");
+      if (!parent) fail("end-of-container outside any container");
       element = open.pop()!;
       openedAt.pop();
       parent = open[open.length - 1];
     } else {
       const type = ELEMENT_TYPES[elementType];
-      if (!type) throw new CodecError(`TLV: reserved element type 0x${elementType.toString(16)} at offset ${start}`);
+      if (!type) fail(`reserved element type 0x${elementType.toString(16)}`);
       const form = control >> 5;
       const at = take(TAG_SIZES[form]!, "tag");
       let tag: TlvTag;
@@ -329,7 +334,7 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
         tag = form < 4 ? { common: id } : form < 6 ? { implicit: id } : { vendor: view.getUint16(at, true), profile: view.getUint16(at + 2, true), id };
       }
       checkPlacement(tag, parent?.type, ` at offset ${start}`);
-      if (++count > maxElements) throw new CodecError(`TLV: more than ${maxElements} elements at offset ${start}`);
+      if (++count > maxElements) fail(`more than ${maxElements} elements`);
 
       let value: TlvValue;
       if (elementType < 0x08) value = readInt(elementType & 3, elementType < 0x04, "integer");
@@ -340,17 +345,17 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
         const what = type === "utf8" ? "UTF-8 string" : "octet string";
         const length = readInt(elementType & 3, false, `${what} length`);
         const left = end - offset;
-        if (typeof length === "bigint" || length > left) throw new CodecError(`TLV: ${what} at offset ${start} claims ${length} bytes but only ${left} remain`);
-        if (length > maxLength) throw new CodecError(`TLV: ${what} at offset ${start} is ${length} bytes, over the limit of ${maxLength}`);
+        if (typeof length === "bigint" || length > left) fail(`${what} claims ${length} bytes but only ${left} remain`);
+        if (length > maxLength) fail(`${what} of ${length} bytes is over the limit of ${maxLength}`);
         const raw = input.subarray(offset, (offset += length));
         if (type === "utf8") {
           const bad = utf8InvalidOffset(raw);
-          if (bad >= 0) throw new CodecError(`TLV: invalid UTF-8 in the string at offset ${start} (byte offset ${offset - length + bad})`);
+          if (bad >= 0) fail(`invalid UTF-8 (byte offset ${offset - length + bad}) in the string`);
           value = utf8Decode(raw);
         } else value = raw;
       } else if (elementType === 0x14) value = null;
       else {
-        if (open.length >= maxDepth) throw new CodecError(`TLV: containers nested deeper than ${maxDepth} at offset ${start}`);
+        if (open.length >= maxDepth) fail(`containers nested deeper than ${maxDepth}`);
         open.push({ tag, type, value: [] });
         openedAt.push(start);
         continue;

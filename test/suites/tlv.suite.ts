@@ -387,9 +387,9 @@ export default suite("codec/tlv", (test) => {
 
   test("truncation messages name what is missing and where", () => {
     throwsCodecError(() => decodeTlv(new Uint8Array(0)), "no element at offset 0");
-    throwsCodecError(() => decodeTlv(fromHex("1520")), "truncated tag of the element at offset 1");
+    throwsCodecError(() => decodeTlv(fromHex("1520")), "truncated tag at offset 1");
     throwsCodecError(() => decodeTlv(fromHex("15240100")), "structure opened at offset 0 has no end-of-container");
-    throwsCodecError(() => decodeTlv(fromHex("0301020304")), "truncated integer of the element at offset 0");
+    throwsCodecError(() => decodeTlv(fromHex("0301020304")), "truncated integer at offset 0");
     throwsCodecError(() => decodeTlv(fromHex("0a0000")), "truncated float");
     throwsCodecError(() => decodeTlv(fromHex("0b00")), "truncated double");
     throwsCodecError(() => decodeTlv(fromHex("1201")), "truncated octet string length");
@@ -407,7 +407,7 @@ export default suite("codec/tlv", (test) => {
     const hello = fromHex("0c0648656c6c6f21");
     equal(decodeTlv(hello, { maxLength: 6 }).value, "Hello!");
     throwsCodecError(() => decodeTlv(hello, { maxLength: 5 }), "over the limit of 5");
-    throwsCodecError(() => decodeTlv(fromHex("1003010203"), { maxLength: 2 }), "octet string at offset 0 is 3 bytes");
+    throwsCodecError(() => decodeTlv(fromHex("1003010203"), { maxLength: 2 }), "octet string of 3 bytes is over the limit of 2 at offset 0");
   });
 
   test("reserved element types are rejected for every tag form", () => {
@@ -443,11 +443,11 @@ export default suite("codec/tlv", (test) => {
   });
 
   test("invalid UTF-8 in a string is rejected with its offset; octet strings may hold anything", () => {
-    throwsCodecError(() => decodeTlv(fromHex("0c02c328")), "invalid UTF-8 in the string at offset 0 (byte offset 2)");
+    throwsCodecError(() => decodeTlv(fromHex("0c02c328")), "invalid UTF-8 (byte offset 2) in the string at offset 0");
     throwsCodecError(() => decodeTlv(fromHex("0c02c0af")), "invalid UTF-8");
     throwsCodecError(() => decodeTlv(fromHex("0c03eda080")), "invalid UTF-8");
     throwsCodecError(() => decodeTlv(fromHex("0c04f4908080")), "invalid UTF-8");
-    throwsCodecError(() => decodeTlv(fromHex("152c00034142ff18")), "string at offset 1 (byte offset 6)");
+    throwsCodecError(() => decodeTlv(fromHex("152c00034142ff18")), "(byte offset 6) in the string at offset 1");
     deepEqual(decodeTlv(fromHex("1002c328")).value, fromHex("c328"));
   });
 
