@@ -45,16 +45,16 @@ import {
 import type { LogLevel } from "../platform";
 import { ClusterId } from "./ids";
 
-export const AccessControlAttribute = freeze({
-  Acl: 0x0000,
-  Extension: 0x0001,
-  SubjectsPerAccessControlEntry: 0x0002,
-  TargetsPerAccessControlEntry: 0x0003,
-  AccessControlEntriesPerFabric: 0x0004,
-});
-export const AccessControlEvent = freeze({ AccessControlEntryChanged: 0x00, AccessControlExtensionChanged: 0x01 });
-export const AccessControlFeature = freeze({ Extension: 1 << 0 });
-export const ChangeType = freeze({ Changed: 0, Added: 1, Removed: 2 });
+export enum AccessControlAttribute {
+  Acl = 0x0000,
+  Extension = 0x0001,
+  SubjectsPerAccessControlEntry = 0x0002,
+  TargetsPerAccessControlEntry = 0x0003,
+  AccessControlEntriesPerFabric = 0x0004,
+}
+export enum AccessControlEvent { AccessControlEntryChanged = 0x00, AccessControlExtensionChanged = 0x01 }
+export enum AccessControlFeature { Extension = 1 << 0 }
+export enum ChangeType { Changed = 0, Added = 1, Removed = 2 }
 
 export const SUBJECTS_PER_ENTRY = 4;
 export const TARGETS_PER_ENTRY = 3;
@@ -96,7 +96,6 @@ const changeEventFields = (latest: Schema) =>
     fabricIndexField,
   );
 
-const A = AccessControlAttribute;
 const administer = { read: Privilege.Administer, write: Privilege.Administer, fabricScoped: true };
 
 export const AccessControl = defineCluster({
@@ -105,11 +104,11 @@ export const AccessControl = defineCluster({
   revision: 2,
   featureMap: AccessControlFeature.Extension,
   attributes: [
-    attribute(A.Acl, "acl", list(AccessControlEntryStruct), administer),
-    attribute(A.Extension, "extension", list(AccessControlExtensionStruct), administer),
-    attribute(A.SubjectsPerAccessControlEntry, "subjectsPerAccessControlEntry", uint16, { fixed: true }),
-    attribute(A.TargetsPerAccessControlEntry, "targetsPerAccessControlEntry", uint16, { fixed: true }),
-    attribute(A.AccessControlEntriesPerFabric, "accessControlEntriesPerFabric", uint16, { fixed: true }),
+    attribute(AccessControlAttribute.Acl, "acl", list(AccessControlEntryStruct), administer),
+    attribute(AccessControlAttribute.Extension, "extension", list(AccessControlExtensionStruct), administer),
+    attribute(AccessControlAttribute.SubjectsPerAccessControlEntry, "subjectsPerAccessControlEntry", uint16, { fixed: true }),
+    attribute(AccessControlAttribute.TargetsPerAccessControlEntry, "targetsPerAccessControlEntry", uint16, { fixed: true }),
+    attribute(AccessControlAttribute.AccessControlEntriesPerFabric, "accessControlEntriesPerFabric", uint16, { fixed: true }),
   ],
   events: [
     event(AccessControlEvent.AccessControlEntryChanged, "accessControlEntryChanged", changeEventFields(AccessControlEntryStruct), EventPriority.Info, { privilege: Privilege.Administer, fabricSensitive: true }),
@@ -219,7 +218,7 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
   adoptAdministrator(fabricIndex: number, subject: bigint): void {
     this.committed.set(fabricIndex, { acl: [administratorEntry(fabricIndex, subject)], extension: [] });
     this.rebuild(fabricIndex);
-    this.attributeChanged(A.Acl);
+    this.attributeChanged(AccessControlAttribute.Acl);
   }
 
   stageCommit(): void {
@@ -240,8 +239,8 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
   }
 
   private bothChanged(): void {
-    this.attributeChanged(A.Acl);
-    this.attributeChanged(A.Extension);
+    this.attributeChanged(AccessControlAttribute.Acl);
+    this.attributeChanged(AccessControlAttribute.Extension);
   }
 
   stageFabricRemoval(fabricIndex: number): void {
@@ -291,7 +290,7 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
     const eventId = isAcl ? AccessControlEvent.AccessControlEntryChanged : AccessControlEvent.AccessControlExtensionChanged;
     const schema = isAcl ? AccessControlEntryStruct : AccessControlExtensionStruct;
     const { subject, fabricIndex } = context;
-    this.attributeChanged(isAcl ? A.Acl : A.Extension);
+    this.attributeChanged(isAcl ? AccessControlAttribute.Acl : AccessControlAttribute.Extension);
     const pase = subject?.authMode === AuthMode.Pase;
     const admin = { adminNodeId: pase ? null : (subject?.subject ?? null), adminPasscodeId: pase ? 0 : null };
     const count = Math.max(before.length, after.length);
@@ -308,7 +307,7 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
 
 /** The fabric-scoped list an attribute is (ACL or Extension), if it is one. */
 function listOf(attribute: AttributeDefinition): keyof FabricAcl | undefined {
-  return attribute.id === A.Acl ? "acl" : attribute.id === A.Extension ? "extension" : undefined;
+  return attribute.id === AccessControlAttribute.Acl ? "acl" : attribute.id === AccessControlAttribute.Extension ? "extension" : undefined;
 }
 
 function recordKey(fabricIndex: number): string {

@@ -23,16 +23,14 @@ import { PBKDF_MAX_ITERATIONS, PBKDF_MAX_SALT_LENGTH, PBKDF_MIN_ITERATIONS, PBKD
 import type { PaseVerifier } from "../securechannel/pase";
 import { ClusterId } from "./ids";
 
-export const AdministratorCommissioningAttribute = freeze({ WindowStatus: 0x00, AdminFabricIndex: 0x01, AdminVendorId: 0x02 });
-export const AdministratorCommissioningCommand = freeze({ OpenCommissioningWindow: 0x00, OpenBasicCommissioningWindow: 0x01, RevokeCommissioning: 0x02 });
-export const AdministratorCommissioningStatus = freeze({ Busy: 2, PakeParameterError: 3, WindowNotOpen: 4 });
-export const AdministratorCommissioningFeature = freeze({ Basic: 1 << 0 });
+export enum AdministratorCommissioningAttribute { WindowStatus = 0x00, AdminFabricIndex = 0x01, AdminVendorId = 0x02 }
+export enum AdministratorCommissioningCommand { OpenCommissioningWindow = 0x00, OpenBasicCommissioningWindow = 0x01, RevokeCommissioning = 0x02 }
+export enum AdministratorCommissioningStatus { Busy = 2, PakeParameterError = 3, WindowNotOpen = 4 }
+export enum AdministratorCommissioningFeature { Basic = 1 << 0 }
 
 /** PAKE passcode verifier of OpenCommissioningWindow: w0 (32 bytes) || L (65 bytes). */
 export const PAKE_VERIFIER_LENGTH = 97;
 
-const A = AdministratorCommissioningAttribute;
-const C = AdministratorCommissioningCommand;
 const timedAdmin = { privilege: Privilege.Administer, timed: true };
 
 export const AdministratorCommissioning = defineCluster({
@@ -41,13 +39,13 @@ export const AdministratorCommissioning = defineCluster({
   revision: 1,
   featureMap: AdministratorCommissioningFeature.Basic,
   attributes: [
-    attribute(A.WindowStatus, "windowStatus", enum8),
-    attribute(A.AdminFabricIndex, "adminFabricIndex", nullable(fabricIndex)),
-    attribute(A.AdminVendorId, "adminVendorId", nullable(vendorId)),
+    attribute(AdministratorCommissioningAttribute.WindowStatus, "windowStatus", enum8),
+    attribute(AdministratorCommissioningAttribute.AdminFabricIndex, "adminFabricIndex", nullable(fabricIndex)),
+    attribute(AdministratorCommissioningAttribute.AdminVendorId, "adminVendorId", nullable(vendorId)),
   ],
   commands: [
     command(
-      C.OpenCommissioningWindow,
+      AdministratorCommissioningCommand.OpenCommissioningWindow,
       "openCommissioningWindow",
       struct(
         field(0, "commissioningTimeout", uint16),
@@ -58,8 +56,8 @@ export const AdministratorCommissioning = defineCluster({
       ),
       timedAdmin,
     ),
-    command(C.OpenBasicCommissioningWindow, "openBasicCommissioningWindow", struct(field(0, "commissioningTimeout", uint16)), timedAdmin),
-    command(C.RevokeCommissioning, "revokeCommissioning", empty, timedAdmin),
+    command(AdministratorCommissioningCommand.OpenBasicCommissioningWindow, "openBasicCommissioningWindow", struct(field(0, "commissioningTimeout", uint16)), timedAdmin),
+    command(AdministratorCommissioningCommand.RevokeCommissioning, "revokeCommissioning", empty, timedAdmin),
   ],
 });
 
@@ -85,17 +83,17 @@ export class AdministratorCommissioningServer extends ClusterServer {
   /** The window manager changed what these attributes show. */
   windowChanged(): void {
     if (!this.isAttached) return;
-    for (const id of [A.WindowStatus, A.AdminFabricIndex, A.AdminVendorId]) this.attributeChanged(id);
+    for (const id of [AdministratorCommissioningAttribute.WindowStatus, AdministratorCommissioningAttribute.AdminFabricIndex, AdministratorCommissioningAttribute.AdminVendorId]) this.attributeChanged(id);
   }
 
   override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
     const { window } = this.options;
     switch (attribute.id) {
-      case A.WindowStatus:
+      case AdministratorCommissioningAttribute.WindowStatus:
         return window.status;
-      case A.AdminFabricIndex:
+      case AdministratorCommissioningAttribute.AdminFabricIndex:
         return window.isOpen ? window.adminFabricIndex : null;
-      case A.AdminVendorId:
+      case AdministratorCommissioningAttribute.AdminVendorId:
         return window.isOpen ? window.adminVendorId : null;
       default:
         return super.readAttribute(attribute, context);
@@ -104,13 +102,13 @@ export class AdministratorCommissioningServer extends ClusterServer {
 
   override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {
     switch (command.id) {
-      case C.OpenCommissioningWindow:
+      case AdministratorCommissioningCommand.OpenCommissioningWindow:
         return this.openEnhanced(request as { commissioningTimeout: number; pakePasscodeVerifier: Uint8Array; discriminator: number; iterations: number; salt: Uint8Array }, context);
-      case C.OpenBasicCommissioningWindow: {
+      case AdministratorCommissioningCommand.OpenBasicCommissioningWindow: {
         const { verifier, discriminator } = this.options.basicWindow();
         return this.openWindow("basic", verifier, discriminator, (request as { commissioningTimeout: number }).commissioningTimeout, context);
       }
-      case C.RevokeCommissioning:
+      case AdministratorCommissioningCommand.RevokeCommissioning:
         return this.revoke(context);
       default:
         return super.invoke(command, request, context);

@@ -14,30 +14,29 @@ import { MAX_PATHS_PER_INVOKE, SUBSCRIPTIONS_PER_FABRIC } from "../interaction/s
 import { bool, empty, fabricIndex, field, string, struct, uint, uint16, uint32, vendorId } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const BasicInformationAttribute = freeze({
-  DataModelRevision: 0x00,
-  VendorName: 0x01,
-  VendorId: 0x02,
-  ProductName: 0x03,
-  ProductId: 0x04,
-  NodeLabel: 0x05,
-  Location: 0x06,
-  HardwareVersion: 0x07,
-  HardwareVersionString: 0x08,
-  SoftwareVersion: 0x09,
-  SoftwareVersionString: 0x0a,
-  SerialNumber: 0x0f,
-  LocalConfigDisabled: 0x10,
-  UniqueId: 0x12,
-  CapabilityMinima: 0x13,
-  SpecificationVersion: 0x15,
-  MaxPathsPerInvoke: 0x16,
-});
+export enum BasicInformationAttribute {
+  DataModelRevision = 0x00,
+  VendorName = 0x01,
+  VendorId = 0x02,
+  ProductName = 0x03,
+  ProductId = 0x04,
+  NodeLabel = 0x05,
+  Location = 0x06,
+  HardwareVersion = 0x07,
+  HardwareVersionString = 0x08,
+  SoftwareVersion = 0x09,
+  SoftwareVersionString = 0x0a,
+  SerialNumber = 0x0f,
+  LocalConfigDisabled = 0x10,
+  UniqueId = 0x12,
+  CapabilityMinima = 0x13,
+  SpecificationVersion = 0x15,
+  MaxPathsPerInvoke = 0x16,
+}
 
-export const BasicInformationEvent = freeze({ StartUp: 0x00, ShutDown: 0x01, Leave: 0x02 });
+export enum BasicInformationEvent { StartUp = 0x00, ShutDown = 0x01, Leave = 0x02 }
 
 const CapabilityMinimaStruct = struct(field(0, "caseSessionsPerFabric", uint(16, 3)), field(1, "subscriptionsPerFabric", uint(16, 3)));
-const A = BasicInformationAttribute;
 const fixed = { fixed: true };
 
 export const BasicInformation = defineCluster({
@@ -45,24 +44,24 @@ export const BasicInformation = defineCluster({
   name: "BasicInformation",
   revision: 4,
   attributes: [
-    attribute(A.DataModelRevision, "dataModelRevision", uint16, fixed),
-    attribute(A.VendorName, "vendorName", string(32), fixed),
-    attribute(A.VendorId, "vendorId", vendorId, fixed),
-    attribute(A.ProductName, "productName", string(32), fixed),
-    attribute(A.ProductId, "productId", uint16, fixed),
-    attribute(A.NodeLabel, "nodeLabel", string(32), { write: Privilege.Manage, persistent: true }),
+    attribute(BasicInformationAttribute.DataModelRevision, "dataModelRevision", uint16, fixed),
+    attribute(BasicInformationAttribute.VendorName, "vendorName", string(32), fixed),
+    attribute(BasicInformationAttribute.VendorId, "vendorId", vendorId, fixed),
+    attribute(BasicInformationAttribute.ProductName, "productName", string(32), fixed),
+    attribute(BasicInformationAttribute.ProductId, "productId", uint16, fixed),
+    attribute(BasicInformationAttribute.NodeLabel, "nodeLabel", string(32), { write: Privilege.Manage, persistent: true }),
     // Spec: an ISO 3166-1 alpha-2 code (or "XX"), so exactly two characters.
-    attribute(A.Location, "location", string(2, 2), { write: Privilege.Administer, persistent: true }),
-    attribute(A.HardwareVersion, "hardwareVersion", uint16, fixed),
-    attribute(A.HardwareVersionString, "hardwareVersionString", string(64, 1), fixed),
-    attribute(A.SoftwareVersion, "softwareVersion", uint32, fixed),
-    attribute(A.SoftwareVersionString, "softwareVersionString", string(64, 1), fixed),
-    attribute(A.SerialNumber, "serialNumber", string(32), fixed),
-    attribute(A.LocalConfigDisabled, "localConfigDisabled", bool, { write: Privilege.Manage, persistent: true }),
-    attribute(A.UniqueId, "uniqueId", string(32), { fixed: true, persistent: true }),
-    attribute(A.CapabilityMinima, "capabilityMinima", CapabilityMinimaStruct, fixed),
-    attribute(A.SpecificationVersion, "specificationVersion", uint32, fixed),
-    attribute(A.MaxPathsPerInvoke, "maxPathsPerInvoke", uint(16, 1), fixed),
+    attribute(BasicInformationAttribute.Location, "location", string(2, 2), { write: Privilege.Administer, persistent: true }),
+    attribute(BasicInformationAttribute.HardwareVersion, "hardwareVersion", uint16, fixed),
+    attribute(BasicInformationAttribute.HardwareVersionString, "hardwareVersionString", string(64, 1), fixed),
+    attribute(BasicInformationAttribute.SoftwareVersion, "softwareVersion", uint32, fixed),
+    attribute(BasicInformationAttribute.SoftwareVersionString, "softwareVersionString", string(64, 1), fixed),
+    attribute(BasicInformationAttribute.SerialNumber, "serialNumber", string(32), fixed),
+    attribute(BasicInformationAttribute.LocalConfigDisabled, "localConfigDisabled", bool, { write: Privilege.Manage, persistent: true }),
+    attribute(BasicInformationAttribute.UniqueId, "uniqueId", string(32), { fixed: true, persistent: true }),
+    attribute(BasicInformationAttribute.CapabilityMinima, "capabilityMinima", CapabilityMinimaStruct, fixed),
+    attribute(BasicInformationAttribute.SpecificationVersion, "specificationVersion", uint32, fixed),
+    attribute(BasicInformationAttribute.MaxPathsPerInvoke, "maxPathsPerInvoke", uint(16, 1), fixed),
   ],
   events: [
     event(BasicInformationEvent.StartUp, "startUp", struct(field(0, "softwareVersion", uint32)), EventPriority.Critical),
@@ -139,7 +138,7 @@ export class BasicInformationServer extends ClusterServer {
   }
 
   override writeAttribute(attribute: AttributeDefinition, value: unknown, context: WriteContext): void {
-    if (attribute.id === A.Location && !/^[A-Z]{2}$/.test(value as string)) {
+    if (attribute.id === BasicInformationAttribute.Location && !/^[A-Z]{2}$/.test(value as string)) {
       throw new StatusError(Status.ConstraintError, "Location must be two upper-case letters");
     }
     super.writeAttribute(attribute, value, context);

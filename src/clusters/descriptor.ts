@@ -7,7 +7,7 @@ import { ClusterId } from "./ids";
 
 const DeviceTypeStruct = struct(field(0, "deviceType", deviceTypeId), field(1, "revision", uint(16, 1)));
 
-export const DescriptorAttribute = freeze({ DeviceTypeList: 0x0000, ServerList: 0x0001, ClientList: 0x0002, PartsList: 0x0003 });
+export enum DescriptorAttribute { DeviceTypeList = 0x0000, ServerList = 0x0001, ClientList = 0x0002, PartsList = 0x0003 }
 
 export const Descriptor = defineCluster({
   id: ClusterId.Descriptor,

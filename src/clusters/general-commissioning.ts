@@ -23,36 +23,34 @@ import { bool, empty, enum8, field, string, struct, uint16, uint64 } from "../in
 import type { LogLevel } from "../platform";
 import { ClusterId } from "./ids";
 
-export const GeneralCommissioningAttribute = freeze({
-  Breadcrumb: 0x0000,
-  BasicCommissioningInfo: 0x0001,
-  RegulatoryConfig: 0x0002,
-  LocationCapability: 0x0003,
-  SupportsConcurrentConnection: 0x0004,
-});
+export enum GeneralCommissioningAttribute {
+  Breadcrumb = 0x0000,
+  BasicCommissioningInfo = 0x0001,
+  RegulatoryConfig = 0x0002,
+  LocationCapability = 0x0003,
+  SupportsConcurrentConnection = 0x0004,
+}
 
-export const GeneralCommissioningCommand = freeze({
-  ArmFailSafe: 0x00,
-  ArmFailSafeResponse: 0x01,
-  SetRegulatoryConfig: 0x02,
-  SetRegulatoryConfigResponse: 0x03,
-  CommissioningComplete: 0x04,
-  CommissioningCompleteResponse: 0x05,
-});
+export enum GeneralCommissioningCommand {
+  ArmFailSafe = 0x00,
+  ArmFailSafeResponse = 0x01,
+  SetRegulatoryConfig = 0x02,
+  SetRegulatoryConfigResponse = 0x03,
+  CommissioningComplete = 0x04,
+  CommissioningCompleteResponse = 0x05,
+}
 
-export const CommissioningError = freeze({
-  Ok: 0,
-  ValueOutsideRange: 1,
-  InvalidAuthentication: 2,
-  NoFailSafe: 3,
-  BusyWithOtherAdmin: 4,
-});
+export enum CommissioningError {
+  Ok = 0,
+  ValueOutsideRange = 1,
+  InvalidAuthentication = 2,
+  NoFailSafe = 3,
+  BusyWithOtherAdmin = 4,
+}
 
-export const RegulatoryLocation = freeze({ Indoor: 0, Outdoor: 1, IndoorOutdoor: 2 });
+export enum RegulatoryLocation { Indoor = 0, Outdoor = 1, IndoorOutdoor = 2 }
 
 const REGULATORY_KEY = "reg";
-const C = GeneralCommissioningCommand;
-const A = GeneralCommissioningAttribute;
 const administer = { privilege: Privilege.Administer };
 const response = (id: number) => ({ id, schema: struct(field(0, "errorCode", enum8), field(1, "debugText", string(128))) });
 
@@ -61,19 +59,19 @@ export const GeneralCommissioning = defineCluster({
   name: "GeneralCommissioning",
   revision: 2,
   attributes: [
-    attribute(A.Breadcrumb, "breadcrumb", uint64, { write: Privilege.Administer }),
-    attribute(A.BasicCommissioningInfo, "basicCommissioningInfo", struct(field(0, "failSafeExpiryLengthSeconds", uint16), field(1, "maxCumulativeFailsafeSeconds", uint16)), { fixed: true }),
-    attribute(A.RegulatoryConfig, "regulatoryConfig", enum8),
-    attribute(A.LocationCapability, "locationCapability", enum8, { fixed: true }),
-    attribute(A.SupportsConcurrentConnection, "supportsConcurrentConnection", bool, { fixed: true }),
+    attribute(GeneralCommissioningAttribute.Breadcrumb, "breadcrumb", uint64, { write: Privilege.Administer }),
+    attribute(GeneralCommissioningAttribute.BasicCommissioningInfo, "basicCommissioningInfo", struct(field(0, "failSafeExpiryLengthSeconds", uint16), field(1, "maxCumulativeFailsafeSeconds", uint16)), { fixed: true }),
+    attribute(GeneralCommissioningAttribute.RegulatoryConfig, "regulatoryConfig", enum8),
+    attribute(GeneralCommissioningAttribute.LocationCapability, "locationCapability", enum8, { fixed: true }),
+    attribute(GeneralCommissioningAttribute.SupportsConcurrentConnection, "supportsConcurrentConnection", bool, { fixed: true }),
   ],
   commands: [
-    command(C.ArmFailSafe, "armFailSafe", struct(field(0, "expiryLengthSeconds", uint16), field(1, "breadcrumb", uint64)), { ...administer, response: response(C.ArmFailSafeResponse) }),
-    command(C.SetRegulatoryConfig, "setRegulatoryConfig", struct(field(0, "newRegulatoryConfig", enum8), field(1, "countryCode", string(2, 2)), field(2, "breadcrumb", uint64)), {
+    command(GeneralCommissioningCommand.ArmFailSafe, "armFailSafe", struct(field(0, "expiryLengthSeconds", uint16), field(1, "breadcrumb", uint64)), { ...administer, response: response(GeneralCommissioningCommand.ArmFailSafeResponse) }),
+    command(GeneralCommissioningCommand.SetRegulatoryConfig, "setRegulatoryConfig", struct(field(0, "newRegulatoryConfig", enum8), field(1, "countryCode", string(2, 2)), field(2, "breadcrumb", uint64)), {
       ...administer,
-      response: response(C.SetRegulatoryConfigResponse),
+      response: response(GeneralCommissioningCommand.SetRegulatoryConfigResponse),
     }),
-    command(C.CommissioningComplete, "commissioningComplete", empty, { ...administer, fabricScoped: true, response: response(C.CommissioningCompleteResponse) }),
+    command(GeneralCommissioningCommand.CommissioningComplete, "commissioningComplete", empty, { ...administer, fabricScoped: true, response: response(GeneralCommissioningCommand.CommissioningCompleteResponse) }),
   ],
 });
 
@@ -134,11 +132,11 @@ export class GeneralCommissioningServer extends ClusterServer implements FailSaf
 
   override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {
     switch (command.id) {
-      case C.ArmFailSafe:
+      case GeneralCommissioningCommand.ArmFailSafe:
         return this.armFailSafe(request as { expiryLengthSeconds: number; breadcrumb: bigint }, context);
-      case C.SetRegulatoryConfig:
+      case GeneralCommissioningCommand.SetRegulatoryConfig:
         return this.setRegulatoryConfig(request as { newRegulatoryConfig: number; countryCode: string; breadcrumb: bigint }, context);
-      case C.CommissioningComplete:
+      case GeneralCommissioningCommand.CommissioningComplete:
         return this.commissioningComplete(context);
       default:
         return super.invoke(command, request, context);

@@ -10,20 +10,20 @@ import { ClusterServer, attribute, command, defineCluster, event, type Attribute
 import { bool, empty, enum8, field, list, nullable, octets, string, struct, uint16, uint64 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const BootReason = freeze({
-  Unspecified: 0,
-  PowerOnReboot: 1,
-  BrownOutReset: 2,
-  SoftwareWatchdogReset: 3,
-  HardwareWatchdogReset: 4,
-  SoftwareUpdateCompleted: 5,
-  SoftwareReset: 6,
-});
+export enum BootReason {
+  Unspecified = 0,
+  PowerOnReboot = 1,
+  BrownOutReset = 2,
+  SoftwareWatchdogReset = 3,
+  HardwareWatchdogReset = 4,
+  SoftwareUpdateCompleted = 5,
+  SoftwareReset = 6,
+}
 
-export const InterfaceType = freeze({ Unspecified: 0, WiFi: 1, Ethernet: 2, Cellular: 3, Thread: 4 });
+export enum InterfaceType { Unspecified = 0, WiFi = 1, Ethernet = 2, Cellular = 3, Thread = 4 }
 
-export const GeneralDiagnosticsAttribute = freeze({ NetworkInterfaces: 0x00, RebootCount: 0x01, UpTime: 0x02, BootReason: 0x04, TestEventTriggersEnabled: 0x08 });
-export const GeneralDiagnosticsCommand = freeze({ TestEventTrigger: 0x00, TimeSnapshot: 0x01, TimeSnapshotResponse: 0x02 });
+export enum GeneralDiagnosticsAttribute { NetworkInterfaces = 0x00, RebootCount = 0x01, UpTime = 0x02, BootReason = 0x04, TestEventTriggersEnabled = 0x08 }
+export enum GeneralDiagnosticsCommand { TestEventTrigger = 0x00, TimeSnapshot = 0x01, TimeSnapshotResponse = 0x02 }
 
 /** One entry of NetworkInterfaces (NetworkInterface struct). */
 export interface NetworkInterface {
@@ -49,7 +49,6 @@ const NetworkInterfaceStruct = struct(
   field(7, "type", enum8),
 );
 
-const A = GeneralDiagnosticsAttribute;
 
 export const GeneralDiagnostics = defineCluster({
   id: ClusterId.GeneralDiagnostics,
@@ -57,11 +56,11 @@ export const GeneralDiagnostics = defineCluster({
   revision: 2,
   diagnostics: true,
   attributes: [
-    attribute(A.NetworkInterfaces, "networkInterfaces", list(NetworkInterfaceStruct, 8)),
-    attribute(A.RebootCount, "rebootCount", uint16, { persistent: true }),
-    attribute(A.UpTime, "upTime", uint64, { changesOmitted: true }),
-    attribute(A.BootReason, "bootReason", enum8),
-    attribute(A.TestEventTriggersEnabled, "testEventTriggersEnabled", bool),
+    attribute(GeneralDiagnosticsAttribute.NetworkInterfaces, "networkInterfaces", list(NetworkInterfaceStruct, 8)),
+    attribute(GeneralDiagnosticsAttribute.RebootCount, "rebootCount", uint16, { persistent: true }),
+    attribute(GeneralDiagnosticsAttribute.UpTime, "upTime", uint64, { changesOmitted: true }),
+    attribute(GeneralDiagnosticsAttribute.BootReason, "bootReason", enum8),
+    attribute(GeneralDiagnosticsAttribute.TestEventTriggersEnabled, "testEventTriggersEnabled", bool),
   ],
   commands: [
     command(GeneralDiagnosticsCommand.TestEventTrigger, "testEventTrigger", struct(field(0, "enableKey", octets(16)), field(1, "eventTrigger", uint64)), { privilege: Privilege.Manage }),
@@ -103,8 +102,8 @@ export class GeneralDiagnosticsServer extends ClusterServer {
   }
 
   override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
-    if (attribute.id === A.UpTime) return BigInt(Math.floor(this.node.uptimeMs() / 1000));
-    if (attribute.id === A.NetworkInterfaces) return this.options.interfaces?.() ?? [];
+    if (attribute.id === GeneralDiagnosticsAttribute.UpTime) return BigInt(Math.floor(this.node.uptimeMs() / 1000));
+    if (attribute.id === GeneralDiagnosticsAttribute.NetworkInterfaces) return this.options.interfaces?.() ?? [];
     return super.readAttribute(attribute, context);
   }
 

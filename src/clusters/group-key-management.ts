@@ -15,16 +15,16 @@ import { ClusterServer, attribute, command, defineCluster, type AttributeDefinit
 import { empty, endpointNo, enum8, fabricIndexField, field, list, nullable, octets, string, struct, uint16, uint64 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const GroupKeyManagementAttribute = freeze({ GroupKeyMap: 0x00, GroupTable: 0x01, MaxGroupsPerFabric: 0x02, MaxGroupKeysPerFabric: 0x03 });
-export const GroupKeyManagementCommand = freeze({
-  KeySetWrite: 0x00,
-  KeySetRead: 0x01,
-  KeySetReadResponse: 0x02,
-  KeySetRemove: 0x03,
-  KeySetReadAllIndices: 0x04,
-  KeySetReadAllIndicesResponse: 0x05,
-});
-export const GroupKeySecurityPolicy = freeze({ TrustFirst: 0, CacheAndSync: 1 });
+export enum GroupKeyManagementAttribute { GroupKeyMap = 0x00, GroupTable = 0x01, MaxGroupsPerFabric = 0x02, MaxGroupKeysPerFabric = 0x03 }
+export enum GroupKeyManagementCommand {
+  KeySetWrite = 0x00,
+  KeySetRead = 0x01,
+  KeySetReadResponse = 0x02,
+  KeySetRemove = 0x03,
+  KeySetReadAllIndices = 0x04,
+  KeySetReadAllIndicesResponse = 0x05,
+}
+export enum GroupKeySecurityPolicy { TrustFirst = 0, CacheAndSync = 1 }
 
 /** Group key set 0 is the IPK (spec 4.17.3.5.1). */
 export const IPK_KEY_SET_ID = 0;
@@ -41,8 +41,6 @@ const keySetIdRequest = struct(field(0, "groupKeySetId", uint16));
 const GroupKeyMapStruct = struct(field(1, "groupId", uint16), field(2, "groupKeySetId", uint16), fabricIndexField);
 const GroupInfoMapStruct = struct(field(1, "groupId", uint16), field(2, "endpoints", list(endpointNo)), field(3, "groupName", string(16), { optional: true }), fabricIndexField);
 
-const A = GroupKeyManagementAttribute;
-const C = GroupKeyManagementCommand;
 const admin = { privilege: Privilege.Administer, fabricScoped: true };
 
 export const GroupKeyManagement = defineCluster({
@@ -50,16 +48,16 @@ export const GroupKeyManagement = defineCluster({
   name: "GroupKeyManagement",
   revision: 2,
   attributes: [
-    attribute(A.GroupKeyMap, "groupKeyMap", list(GroupKeyMapStruct), { write: Privilege.Manage, fabricScoped: true }),
-    attribute(A.GroupTable, "groupTable", list(GroupInfoMapStruct), { fabricScoped: true }),
-    attribute(A.MaxGroupsPerFabric, "maxGroupsPerFabric", uint16, { fixed: true }),
-    attribute(A.MaxGroupKeysPerFabric, "maxGroupKeysPerFabric", uint16, { fixed: true }),
+    attribute(GroupKeyManagementAttribute.GroupKeyMap, "groupKeyMap", list(GroupKeyMapStruct), { write: Privilege.Manage, fabricScoped: true }),
+    attribute(GroupKeyManagementAttribute.GroupTable, "groupTable", list(GroupInfoMapStruct), { fabricScoped: true }),
+    attribute(GroupKeyManagementAttribute.MaxGroupsPerFabric, "maxGroupsPerFabric", uint16, { fixed: true }),
+    attribute(GroupKeyManagementAttribute.MaxGroupKeysPerFabric, "maxGroupKeysPerFabric", uint16, { fixed: true }),
   ],
   commands: [
-    command(C.KeySetWrite, "keySetWrite", struct(field(0, "groupKeySet", GroupKeySetStruct)), admin),
-    command(C.KeySetRead, "keySetRead", keySetIdRequest, { ...admin, response: { id: C.KeySetReadResponse, schema: struct(field(0, "groupKeySet", GroupKeySetStruct)) } }),
-    command(C.KeySetRemove, "keySetRemove", keySetIdRequest, admin),
-    command(C.KeySetReadAllIndices, "keySetReadAllIndices", empty, { ...admin, response: { id: C.KeySetReadAllIndicesResponse, schema: struct(field(0, "groupKeySetIDs", list(uint16))) } }),
+    command(GroupKeyManagementCommand.KeySetWrite, "keySetWrite", struct(field(0, "groupKeySet", GroupKeySetStruct)), admin),
+    command(GroupKeyManagementCommand.KeySetRead, "keySetRead", keySetIdRequest, { ...admin, response: { id: GroupKeyManagementCommand.KeySetReadResponse, schema: struct(field(0, "groupKeySet", GroupKeySetStruct)) } }),
+    command(GroupKeyManagementCommand.KeySetRemove, "keySetRemove", keySetIdRequest, admin),
+    command(GroupKeyManagementCommand.KeySetReadAllIndices, "keySetReadAllIndices", empty, { ...admin, response: { id: GroupKeyManagementCommand.KeySetReadAllIndicesResponse, schema: struct(field(0, "groupKeySetIDs", list(uint16))) } }),
   ],
 });
 
@@ -85,7 +83,7 @@ export class GroupKeyManagementServer extends ClusterServer {
   }
 
   override writeAttribute(attribute: AttributeDefinition, value: unknown, context: WriteContext): void {
-    if (attribute.id !== A.GroupKeyMap) return super.writeAttribute(attribute, value, context);
+    if (attribute.id !== GroupKeyManagementAttribute.GroupKeyMap) return super.writeAttribute(attribute, value, context);
     const entries = value as { groupId: number; groupKeySetId: number }[];
     for (const entry of entries) {
       if (entry.groupKeySetId === IPK_KEY_SET_ID) throw new StatusError(Status.ConstraintError, "group key set 0 is the IPK and maps no group");
@@ -96,16 +94,16 @@ export class GroupKeyManagementServer extends ClusterServer {
 
   override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {
     switch (command.id) {
-      case C.KeySetWrite:
+      case GroupKeyManagementCommand.KeySetWrite:
         return this.keySetWrite((request as { groupKeySet: GroupKeySet }).groupKeySet, context);
-      case C.KeySetRead:
+      case GroupKeyManagementCommand.KeySetRead:
         return this.keySetRead((request as { groupKeySetId: number }).groupKeySetId, context);
-      case C.KeySetRemove: {
+      case GroupKeyManagementCommand.KeySetRemove: {
         const id = (request as { groupKeySetId: number }).groupKeySetId;
         if (id === IPK_KEY_SET_ID) throw new StatusError(Status.InvalidCommand, "the IPK key set cannot be removed");
         throw new StatusError(Status.NotFound, `no group key set ${id}`);
       }
-      case C.KeySetReadAllIndices:
+      case GroupKeyManagementCommand.KeySetReadAllIndices:
         return { groupKeySetIDs: [IPK_KEY_SET_ID] };
       default:
         return super.invoke(command, request, context);

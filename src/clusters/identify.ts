@@ -8,11 +8,11 @@ import { ClusterServer, attribute, command, defineCluster, type AttributeDefinit
 import { enum8, field, struct, uint16 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const IdentifyType = freeze({ None: 0, LightOutput: 1, VisibleIndicator: 2, AudibleBeep: 3, Display: 4, Actuator: 5 });
+export enum IdentifyType { None = 0, LightOutput = 1, VisibleIndicator = 2, AudibleBeep = 3, Display = 4, Actuator = 5 }
 export const IdentifyEffect = freeze({ Blink: 0x00, Breathe: 0x01, Okay: 0x02, ChannelChange: 0x0b, FinishEffect: 0xfe, StopEffect: 0xff });
 const EFFECTS: readonly number[] = freeze(Object.values(IdentifyEffect));
 
-export const IdentifyCommand = freeze({ Identify: 0x00, TriggerEffect: 0x40 });
+export enum IdentifyCommand { Identify = 0x00, TriggerEffect = 0x40 }
 
 export const Identify = defineCluster({
   id: ClusterId.Identify,

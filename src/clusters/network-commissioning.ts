@@ -21,45 +21,45 @@ import { bitmap8, bool, enum8, field, int32, int8, list, nullable, octets, strin
 import type { Clock, LogLevel } from "../platform";
 import { ClusterId } from "./ids";
 
-export const NetworkCommissioningFeature = freeze({ WiFi: 1 << 0, Thread: 1 << 1, Ethernet: 1 << 2 });
-export const NetworkCommissioningAttribute = freeze({
-  MaxNetworks: 0x00,
-  Networks: 0x01,
-  ScanMaxTimeSeconds: 0x02,
-  ConnectMaxTimeSeconds: 0x03,
-  InterfaceEnabled: 0x04,
-  LastNetworkingStatus: 0x05,
-  LastNetworkId: 0x06,
-  LastConnectErrorValue: 0x07,
-  SupportedWiFiBands: 0x08,
-});
-export const NetworkCommissioningCommand = freeze({
-  ScanNetworks: 0x00,
-  ScanNetworksResponse: 0x01,
-  AddOrUpdateWiFiNetwork: 0x02,
-  RemoveNetwork: 0x04,
-  NetworkConfigResponse: 0x05,
-  ConnectNetwork: 0x06,
-  ConnectNetworkResponse: 0x07,
-  ReorderNetwork: 0x08,
-});
+export enum NetworkCommissioningFeature { WiFi = 1 << 0, Thread = 1 << 1, Ethernet = 1 << 2 }
+export enum NetworkCommissioningAttribute {
+  MaxNetworks = 0x00,
+  Networks = 0x01,
+  ScanMaxTimeSeconds = 0x02,
+  ConnectMaxTimeSeconds = 0x03,
+  InterfaceEnabled = 0x04,
+  LastNetworkingStatus = 0x05,
+  LastNetworkId = 0x06,
+  LastConnectErrorValue = 0x07,
+  SupportedWiFiBands = 0x08,
+}
+export enum NetworkCommissioningCommand {
+  ScanNetworks = 0x00,
+  ScanNetworksResponse = 0x01,
+  AddOrUpdateWiFiNetwork = 0x02,
+  RemoveNetwork = 0x04,
+  NetworkConfigResponse = 0x05,
+  ConnectNetwork = 0x06,
+  ConnectNetworkResponse = 0x07,
+  ReorderNetwork = 0x08,
+}
 /** NetworkCommissioningStatusEnum (spec 11.9.5.2). */
-export const NetworkingStatus = freeze({
-  Success: 0,
-  OutOfRange: 1,
-  BoundsExceeded: 2,
-  NetworkIdNotFound: 3,
-  DuplicateNetworkId: 4,
-  NetworkNotFound: 5,
-  RegulatoryError: 6,
-  AuthFailure: 7,
-  UnsupportedSecurity: 8,
-  OtherConnectionFailure: 9,
-  Ipv6Failed: 10,
-  IpBindFailed: 11,
-  UnknownError: 12,
-});
-export const WiFiBand = freeze({ Band2G4: 0, Band3G65: 1, Band5G: 2, Band6G: 3, Band60G: 4, Band1G: 5 });
+export enum NetworkingStatus {
+  Success = 0,
+  OutOfRange = 1,
+  BoundsExceeded = 2,
+  NetworkIdNotFound = 3,
+  DuplicateNetworkId = 4,
+  NetworkNotFound = 5,
+  RegulatoryError = 6,
+  AuthFailure = 7,
+  UnsupportedSecurity = 8,
+  OtherConnectionFailure = 9,
+  Ipv6Failed = 10,
+  IpBindFailed = 11,
+  UnknownError = 12,
+}
+export enum WiFiBand { Band2G4 = 0, Band3G65 = 1, Band5G = 2, Band6G = 3, Band60G = 4, Band1G = 5 }
 
 export const SCAN_MAX_TIME_SECONDS = 10;
 export const CONNECT_MAX_TIME_SECONDS = 20;
@@ -93,8 +93,6 @@ export interface WiFiStation {
   disconnect(): void;
 }
 
-const A = NetworkCommissioningAttribute;
-const C = NetworkCommissioningCommand;
 const administer = { privilege: Privilege.Administer };
 const readAdminister = { read: Privilege.Administer };
 const optional = { optional: true };
@@ -105,16 +103,16 @@ const networkingStatusField = field(0, "networkingStatus", enum8);
 const debugTextField = field(1, "debugText", string(512), optional);
 const NetworkInfoStruct = struct(networkIdField, field(1, "connected", bool));
 const commonAttributes = () => [
-  attribute(A.MaxNetworks, "maxNetworks", uint8, { ...readAdminister, fixed: true }),
-  attribute(A.Networks, "networks", list(NetworkInfoStruct), readAdminister),
-  attribute(A.InterfaceEnabled, "interfaceEnabled", bool, { write: Privilege.Administer, persistent: true }),
-  attribute(A.LastNetworkingStatus, "lastNetworkingStatus", nullable(enum8), readAdminister),
-  attribute(A.LastNetworkId, "lastNetworkId", nullable(networkIdSchema), readAdminister),
-  attribute(A.LastConnectErrorValue, "lastConnectErrorValue", nullable(int32), readAdminister),
+  attribute(NetworkCommissioningAttribute.MaxNetworks, "maxNetworks", uint8, { ...readAdminister, fixed: true }),
+  attribute(NetworkCommissioningAttribute.Networks, "networks", list(NetworkInfoStruct), readAdminister),
+  attribute(NetworkCommissioningAttribute.InterfaceEnabled, "interfaceEnabled", bool, { write: Privilege.Administer, persistent: true }),
+  attribute(NetworkCommissioningAttribute.LastNetworkingStatus, "lastNetworkingStatus", nullable(enum8), readAdminister),
+  attribute(NetworkCommissioningAttribute.LastNetworkId, "lastNetworkId", nullable(networkIdSchema), readAdminister),
+  attribute(NetworkCommissioningAttribute.LastConnectErrorValue, "lastConnectErrorValue", nullable(int32), readAdminister),
 ];
 const networkConfig = {
   ...administer,
-  response: { id: C.NetworkConfigResponse, schema: struct(networkingStatusField, debugTextField, field(2, "networkIndex", uint8, optional)) },
+  response: { id: NetworkCommissioningCommand.NetworkConfigResponse, schema: struct(networkingStatusField, debugTextField, field(2, "networkIndex", uint8, optional)) },
 };
 const WiFiScanResultStruct = struct(
   field(0, "security", bitmap8),
@@ -140,22 +138,22 @@ export const NetworkCommissioningWiFi = defineCluster({
   featureMap: NetworkCommissioningFeature.WiFi,
   attributes: [
     ...commonAttributes(),
-    attribute(A.ScanMaxTimeSeconds, "scanMaxTimeSeconds", uint8, { fixed: true }),
-    attribute(A.ConnectMaxTimeSeconds, "connectMaxTimeSeconds", uint8, { fixed: true }),
-    attribute(A.SupportedWiFiBands, "supportedWiFiBands", list(enum8), { fixed: true }),
+    attribute(NetworkCommissioningAttribute.ScanMaxTimeSeconds, "scanMaxTimeSeconds", uint8, { fixed: true }),
+    attribute(NetworkCommissioningAttribute.ConnectMaxTimeSeconds, "connectMaxTimeSeconds", uint8, { fixed: true }),
+    attribute(NetworkCommissioningAttribute.SupportedWiFiBands, "supportedWiFiBands", list(enum8), { fixed: true }),
   ],
   commands: [
-    command(C.ScanNetworks, "scanNetworks", struct(field(0, "ssid", nullable(networkIdSchema), optional), breadcrumbField(1)), {
+    command(NetworkCommissioningCommand.ScanNetworks, "scanNetworks", struct(field(0, "ssid", nullable(networkIdSchema), optional), breadcrumbField(1)), {
       ...administer,
-      response: { id: C.ScanNetworksResponse, schema: struct(networkingStatusField, debugTextField, field(2, "wiFiScanResults", list(WiFiScanResultStruct), optional)) },
+      response: { id: NetworkCommissioningCommand.ScanNetworksResponse, schema: struct(networkingStatusField, debugTextField, field(2, "wiFiScanResults", list(WiFiScanResultStruct), optional)) },
     }),
-    command(C.AddOrUpdateWiFiNetwork, "addOrUpdateWiFiNetwork", struct(field(0, "ssid", octets(32)), field(1, "credentials", octets(64)), breadcrumbField(2)), networkConfig),
-    command(C.RemoveNetwork, "removeNetwork", struct(networkIdField, breadcrumbField(1)), networkConfig),
-    command(C.ConnectNetwork, "connectNetwork", struct(networkIdField, breadcrumbField(1)), {
+    command(NetworkCommissioningCommand.AddOrUpdateWiFiNetwork, "addOrUpdateWiFiNetwork", struct(field(0, "ssid", octets(32)), field(1, "credentials", octets(64)), breadcrumbField(2)), networkConfig),
+    command(NetworkCommissioningCommand.RemoveNetwork, "removeNetwork", struct(networkIdField, breadcrumbField(1)), networkConfig),
+    command(NetworkCommissioningCommand.ConnectNetwork, "connectNetwork", struct(networkIdField, breadcrumbField(1)), {
       ...administer,
-      response: { id: C.ConnectNetworkResponse, schema: struct(networkingStatusField, debugTextField, field(2, "errorValue", nullable(int32))) },
+      response: { id: NetworkCommissioningCommand.ConnectNetworkResponse, schema: struct(networkingStatusField, debugTextField, field(2, "errorValue", nullable(int32))) },
     }),
-    command(C.ReorderNetwork, "reorderNetwork", struct(networkIdField, field(1, "networkIndex", uint8), breadcrumbField(2)), networkConfig),
+    command(NetworkCommissioningCommand.ReorderNetwork, "reorderNetwork", struct(networkIdField, field(1, "networkIndex", uint8), breadcrumbField(2)), networkConfig),
   ],
 });
 
@@ -226,7 +224,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
   }
 
   override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
-    if (attribute.id === A.Networks) {
+    if (attribute.id === NetworkCommissioningAttribute.Networks) {
       if (this.options.feature === "ethernet") return [{ networkId: ethernetNetworkId(this.options.interfaceName), connected: true }];
       return this.networks().map((network) => ({ networkId: network.ssid, connected: this.connectedSsid !== undefined && bytesEqual(this.connectedSsid, network.ssid) }));
     }
@@ -236,15 +234,15 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
   override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {
     if (this.options.feature !== "wifi") return super.invoke(command, request, context);
     switch (command.id) {
-      case C.ScanNetworks:
+      case NetworkCommissioningCommand.ScanNetworks:
         return this.scan(request as { ssid?: Uint8Array | null; breadcrumb?: bigint });
-      case C.AddOrUpdateWiFiNetwork:
+      case NetworkCommissioningCommand.AddOrUpdateWiFiNetwork:
         return this.addOrUpdate(request as { ssid: Uint8Array; credentials: Uint8Array; breadcrumb?: bigint }, context);
-      case C.RemoveNetwork:
+      case NetworkCommissioningCommand.RemoveNetwork:
         return this.removeNetwork(request as { networkId: Uint8Array; breadcrumb?: bigint }, context);
-      case C.ConnectNetwork:
+      case NetworkCommissioningCommand.ConnectNetwork:
         return this.connect(request as { networkId: Uint8Array; breadcrumb?: bigint }, context);
-      case C.ReorderNetwork:
+      case NetworkCommissioningCommand.ReorderNetwork:
         return this.reorder(request as { networkId: Uint8Array; networkIndex: number; breadcrumb?: bigint }, context);
       default:
         return super.invoke(command, request, context);
@@ -269,7 +267,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
 
   private change(networks: WiFiNetwork[]): void {
     this.pending = networks;
-    this.attributeChanged(A.Networks);
+    this.attributeChanged(NetworkCommissioningAttribute.Networks);
   }
 
   private breadcrumb(value: bigint | undefined): void {
@@ -364,7 +362,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     const errorValue = connected ? null : (outcome.errorValue ?? null);
     this.connectedSsid = connected ? network.ssid.slice() : undefined;
     this.setLast(status, network.ssid, errorValue);
-    this.attributeChanged(A.Networks);
+    this.attributeChanged(NetworkCommissioningAttribute.Networks);
     if (status === NetworkingStatus.Success) this.breadcrumb(request.breadcrumb);
     this.log("info", `Wi-Fi: connecting to "${printable(network.ssid)}" ${status === NetworkingStatus.Success ? "succeeded" : `failed (status ${status})`}`);
     return { networkingStatus: status, errorValue };
@@ -416,7 +414,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
   revert(): void {
     if (!this.pending) return;
     this.pending = undefined;
-    this.attributeChanged(A.Networks);
+    this.attributeChanged(NetworkCommissioningAttribute.Networks);
     const station = this.options.wifi;
     const original = this.committed[0];
     if (!station) return;
@@ -425,7 +423,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
       if (this.connectedSsid && bytesEqual(this.connectedSsid, original.ssid)) return;
       station.connect(original.ssid, original.credentials, (outcome) => {
         this.connectedSsid = outcome.status === "connected" ? original.ssid.slice() : undefined;
-        this.attributeChanged(A.Networks);
+        this.attributeChanged(NetworkCommissioningAttribute.Networks);
       });
     } else if (this.connectedSsid) {
       station.disconnect();

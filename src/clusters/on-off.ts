@@ -12,12 +12,11 @@ import { ClusterServer, attribute, command, defineCluster, type AttributeDefinit
 import { bitmap8, bool, empty, enum8, field, nullable, struct, uint, uint16 } from "../interaction/schema";
 import { ClusterId } from "./ids";
 
-export const OnOffFeature = freeze({ Lighting: 1 << 0, DeadFrontBehavior: 1 << 1, OffOnly: 1 << 2 });
-export const OnOffAttribute = freeze({ OnOff: 0x0000, GlobalSceneControl: 0x4000, OnTime: 0x4001, OffWaitTime: 0x4002, StartUpOnOff: 0x4003 });
-export const OnOffCommand = freeze({ Off: 0x00, On: 0x01, Toggle: 0x02, OffWithEffect: 0x40, OnWithRecallGlobalScene: 0x41, OnWithTimedOff: 0x42 });
+export enum OnOffFeature { Lighting = 1 << 0, DeadFrontBehavior = 1 << 1, OffOnly = 1 << 2 }
+export enum OnOffAttribute { OnOff = 0x0000, GlobalSceneControl = 0x4000, OnTime = 0x4001, OffWaitTime = 0x4002, StartUpOnOff = 0x4003 }
+export enum OnOffCommand { Off = 0x00, On = 0x01, Toggle = 0x02, OffWithEffect = 0x40, OnWithRecallGlobalScene = 0x41, OnWithTimedOff = 0x42 }
 export const StartUpOnOff = freeze({ Off: 0, On: 1, Toggle: 2 });
 
-const A = OnOffAttribute;
 const operate = { privilege: Privilege.Operate };
 
 export const OnOff = defineCluster({
@@ -26,11 +25,11 @@ export const OnOff = defineCluster({
   revision: 6,
   featureMap: OnOffFeature.Lighting,
   attributes: [
-    attribute(A.OnOff, "onOff", bool, { persistent: true }),
-    attribute(A.GlobalSceneControl, "globalSceneControl", bool),
-    attribute(A.OnTime, "onTime", uint16, { write: Privilege.Operate }),
-    attribute(A.OffWaitTime, "offWaitTime", uint16, { write: Privilege.Operate }),
-    attribute(A.StartUpOnOff, "startUpOnOff", nullable(enum8), { write: Privilege.Manage, persistent: true }),
+    attribute(OnOffAttribute.OnOff, "onOff", bool, { persistent: true }),
+    attribute(OnOffAttribute.GlobalSceneControl, "globalSceneControl", bool),
+    attribute(OnOffAttribute.OnTime, "onTime", uint16, { write: Privilege.Operate }),
+    attribute(OnOffAttribute.OffWaitTime, "offWaitTime", uint16, { write: Privilege.Operate }),
+    attribute(OnOffAttribute.StartUpOnOff, "startUpOnOff", nullable(enum8), { write: Privilege.Manage, persistent: true }),
   ],
   commands: [
     command(OnOffCommand.Off, "off", empty, operate),
@@ -80,11 +79,11 @@ export class OnOffServer extends ClusterServer {
   }
 
   override writeAttribute(attribute: AttributeDefinition, value: unknown, context: WriteContext): void {
-    if (attribute.id === A.StartUpOnOff && value !== null && !(Object.values(StartUpOnOff) as number[]).includes(value as number)) {
+    if (attribute.id === OnOffAttribute.StartUpOnOff && value !== null && !(Object.values(StartUpOnOff) as number[]).includes(value as number)) {
       throw new StatusError(Status.ConstraintError, `StartUpOnOff ${String(value)} is not defined`);
     }
     super.writeAttribute(attribute, value, context);
-    if (attribute.id === A.OnTime || attribute.id === A.OffWaitTime) this.updateTimer();
+    if (attribute.id === OnOffAttribute.OnTime || attribute.id === OnOffAttribute.OffWaitTime) this.updateTimer();
   }
 
   override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {

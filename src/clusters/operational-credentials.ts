@@ -45,39 +45,37 @@ import type { LogLevel } from "../platform";
 import type { AccessControlServer } from "./access-control";
 import { ClusterId } from "./ids";
 
-export const OperationalCredentialsAttribute = freeze({
-  Nocs: 0x0000,
-  Fabrics: 0x0001,
-  SupportedFabrics: 0x0002,
-  CommissionedFabrics: 0x0003,
-  TrustedRootCertificates: 0x0004,
-  CurrentFabricIndex: 0x0005,
-});
+export enum OperationalCredentialsAttribute {
+  Nocs = 0x0000,
+  Fabrics = 0x0001,
+  SupportedFabrics = 0x0002,
+  CommissionedFabrics = 0x0003,
+  TrustedRootCertificates = 0x0004,
+  CurrentFabricIndex = 0x0005,
+}
 
-export const OperationalCredentialsCommand = freeze({
-  AttestationRequest: 0x00,
-  AttestationResponse: 0x01,
-  CertificateChainRequest: 0x02,
-  CertificateChainResponse: 0x03,
-  CsrRequest: 0x04,
-  CsrResponse: 0x05,
-  AddNoc: 0x06,
-  UpdateNoc: 0x07,
-  NocResponse: 0x08,
-  UpdateFabricLabel: 0x09,
-  RemoveFabric: 0x0a,
-  AddTrustedRootCertificate: 0x0b,
-});
+export enum OperationalCredentialsCommand {
+  AttestationRequest = 0x00,
+  AttestationResponse = 0x01,
+  CertificateChainRequest = 0x02,
+  CertificateChainResponse = 0x03,
+  CsrRequest = 0x04,
+  CsrResponse = 0x05,
+  AddNoc = 0x06,
+  UpdateNoc = 0x07,
+  NocResponse = 0x08,
+  UpdateFabricLabel = 0x09,
+  RemoveFabric = 0x0a,
+  AddTrustedRootCertificate = 0x0b,
+}
 
-export const CertificateChainType = freeze({ Dac: 1, Pai: 2 });
+export enum CertificateChainType { Dac = 1, Pai = 2 }
 
 /** Attestation elements (spec 11.18.4.7): CD [1], nonce [2], timestamp [3], firmware information [4]. */
 export function encodeAttestationElements(certificationDeclaration: Uint8Array, nonce: Uint8Array, timestamp = 0): Uint8Array {
   return new TlvWriter().startStructure(undefined).bytes(1, certificationDeclaration).bytes(2, nonce).uint(3, timestamp).end().finish();
 }
 
-const C = OperationalCredentialsCommand;
-const A = OperationalCredentialsAttribute;
 const admin = { privilege: Privilege.Administer };
 const MAX_CERT = 400;
 const certificate = octets(MAX_CERT);
@@ -85,7 +83,7 @@ const optional = { optional: true };
 const sensitive = { fabricSensitive: true };
 const signature = field(1, "attestationSignature", octets(64, 64));
 const nonce = (name: string) => field(0, name, octets(32, 32));
-const nocCommand = { ...admin, response: { id: C.NocResponse, schema: struct(field(0, "statusCode", enum8), field(1, "fabricIndex", fabricIndex, optional), field(2, "debugText", string(128), optional)) } };
+const nocCommand = { ...admin, response: { id: OperationalCredentialsCommand.NocResponse, schema: struct(field(0, "statusCode", enum8), field(1, "fabricIndex", fabricIndex, optional), field(2, "debugText", string(128), optional)) } };
 const fabricNocCommand = { ...nocCommand, fabricScoped: true };
 const nocFields = [field(0, "nocValue", certificate), field(1, "icacValue", certificate, optional)];
 
@@ -104,31 +102,31 @@ export const OperationalCredentials = defineCluster({
   name: "OperationalCredentials",
   revision: 1,
   attributes: [
-    attribute(A.Nocs, "nocs", list(NocStruct), { read: Privilege.Administer, fabricScoped: true, changesOmitted: true }),
-    attribute(A.Fabrics, "fabrics", list(FabricDescriptorStruct), { fabricScoped: true }),
-    attribute(A.SupportedFabrics, "supportedFabrics", uint8, { fixed: true }),
-    attribute(A.CommissionedFabrics, "commissionedFabrics", uint8),
-    attribute(A.TrustedRootCertificates, "trustedRootCertificates", list(certificate), { changesOmitted: true }),
-    attribute(A.CurrentFabricIndex, "currentFabricIndex", uint8),
+    attribute(OperationalCredentialsAttribute.Nocs, "nocs", list(NocStruct), { read: Privilege.Administer, fabricScoped: true, changesOmitted: true }),
+    attribute(OperationalCredentialsAttribute.Fabrics, "fabrics", list(FabricDescriptorStruct), { fabricScoped: true }),
+    attribute(OperationalCredentialsAttribute.SupportedFabrics, "supportedFabrics", uint8, { fixed: true }),
+    attribute(OperationalCredentialsAttribute.CommissionedFabrics, "commissionedFabrics", uint8),
+    attribute(OperationalCredentialsAttribute.TrustedRootCertificates, "trustedRootCertificates", list(certificate), { changesOmitted: true }),
+    attribute(OperationalCredentialsAttribute.CurrentFabricIndex, "currentFabricIndex", uint8),
   ],
   commands: [
-    command(C.AttestationRequest, "attestationRequest", struct(nonce("attestationNonce")), {
+    command(OperationalCredentialsCommand.AttestationRequest, "attestationRequest", struct(nonce("attestationNonce")), {
       ...admin,
-      response: { id: C.AttestationResponse, schema: struct(field(0, "attestationElements", octets(900)), signature) },
+      response: { id: OperationalCredentialsCommand.AttestationResponse, schema: struct(field(0, "attestationElements", octets(900)), signature) },
     }),
-    command(C.CertificateChainRequest, "certificateChainRequest", struct(field(0, "certificateType", enum8)), {
+    command(OperationalCredentialsCommand.CertificateChainRequest, "certificateChainRequest", struct(field(0, "certificateType", enum8)), {
       ...admin,
-      response: { id: C.CertificateChainResponse, schema: struct(field(0, "certificate", octets(600))) },
+      response: { id: OperationalCredentialsCommand.CertificateChainResponse, schema: struct(field(0, "certificate", octets(600))) },
     }),
-    command(C.CsrRequest, "csrRequest", struct(nonce("csrNonce"), field(1, "isForUpdateNoc", bool, optional)), {
+    command(OperationalCredentialsCommand.CsrRequest, "csrRequest", struct(nonce("csrNonce"), field(1, "isForUpdateNoc", bool, optional)), {
       ...admin,
-      response: { id: C.CsrResponse, schema: struct(field(0, "nocsrElements", octets(900)), signature) },
+      response: { id: OperationalCredentialsCommand.CsrResponse, schema: struct(field(0, "nocsrElements", octets(900)), signature) },
     }),
-    command(C.AddNoc, "addNoc", struct(...nocFields, field(2, "ipkValue", octets(16, 16)), field(3, "caseAdminSubject", uint64), field(4, "adminVendorId", vendorId)), nocCommand),
-    command(C.UpdateNoc, "updateNoc", struct(...nocFields), fabricNocCommand),
-    command(C.UpdateFabricLabel, "updateFabricLabel", struct(field(0, "label", string(32))), fabricNocCommand),
-    command(C.RemoveFabric, "removeFabric", struct(field(0, "fabricIndex", fabricIndex)), nocCommand),
-    command(C.AddTrustedRootCertificate, "addTrustedRootCertificate", struct(field(0, "rootCaCertificate", certificate)), admin),
+    command(OperationalCredentialsCommand.AddNoc, "addNoc", struct(...nocFields, field(2, "ipkValue", octets(16, 16)), field(3, "caseAdminSubject", uint64), field(4, "adminVendorId", vendorId)), nocCommand),
+    command(OperationalCredentialsCommand.UpdateNoc, "updateNoc", struct(...nocFields), fabricNocCommand),
+    command(OperationalCredentialsCommand.UpdateFabricLabel, "updateFabricLabel", struct(field(0, "label", string(32))), fabricNocCommand),
+    command(OperationalCredentialsCommand.RemoveFabric, "removeFabric", struct(field(0, "fabricIndex", fabricIndex)), nocCommand),
+    command(OperationalCredentialsCommand.AddTrustedRootCertificate, "addTrustedRootCertificate", struct(field(0, "rootCaCertificate", certificate)), admin),
   ],
 });
 
@@ -164,26 +162,26 @@ export class OperationalCredentialsServer extends ClusterServer {
     this.log = options.log ?? (() => {});
     options.fabrics.onChanged(() => {
       if (!this.isAttached) return;
-      for (const id of [A.Nocs, A.Fabrics, A.CommissionedFabrics, A.TrustedRootCertificates]) this.attributeChanged(id);
+      for (const id of [OperationalCredentialsAttribute.Nocs, OperationalCredentialsAttribute.Fabrics, OperationalCredentialsAttribute.CommissionedFabrics, OperationalCredentialsAttribute.TrustedRootCertificates]) this.attributeChanged(id);
     });
   }
 
   override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
     const fabrics = [...this.options.fabrics.fabrics()];
     switch (attribute.id) {
-      case A.Nocs:
+      case OperationalCredentialsAttribute.Nocs:
         return fabrics.map(({ noc, icac, fabricIndex }) => ({ noc, icac: icac ?? null, fabricIndex }));
-      case A.Fabrics:
+      case OperationalCredentialsAttribute.Fabrics:
         return fabrics.map(({ rootPublicKey, vendorId, fabricId, nodeId, label, fabricIndex }) => ({ rootPublicKey, vendorId, fabricId, nodeId, label, fabricIndex }));
-      case A.CommissionedFabrics:
+      case OperationalCredentialsAttribute.CommissionedFabrics:
         return fabrics.length;
-      case A.TrustedRootCertificates: {
+      case OperationalCredentialsAttribute.TrustedRootCertificates: {
         const roots = fabrics.map((fabric) => fabric.rcac);
         const pendingRoot = this.options.fabrics.pendingTrustedRoot;
         if (pendingRoot) roots.push(pendingRoot);
         return roots;
       }
-      case A.CurrentFabricIndex:
+      case OperationalCredentialsAttribute.CurrentFabricIndex:
         return context.fabricIndex;
       default:
         return super.readAttribute(attribute, context);
@@ -192,21 +190,21 @@ export class OperationalCredentialsServer extends ClusterServer {
 
   override invoke(command: CommandDefinition, request: unknown, context: InvokeContext): unknown {
     switch (command.id) {
-      case C.AttestationRequest:
+      case OperationalCredentialsCommand.AttestationRequest:
         return this.attestationRequest(request as { attestationNonce: Uint8Array }, context);
-      case C.CertificateChainRequest:
+      case OperationalCredentialsCommand.CertificateChainRequest:
         return this.certificateChain((request as { certificateType: number }).certificateType);
-      case C.CsrRequest:
+      case OperationalCredentialsCommand.CsrRequest:
         return this.csrRequest(request as { csrNonce: Uint8Array; isForUpdateNoc?: boolean }, context);
-      case C.AddTrustedRootCertificate:
+      case OperationalCredentialsCommand.AddTrustedRootCertificate:
         return this.addTrustedRoot((request as { rootCaCertificate: Uint8Array }).rootCaCertificate, context);
-      case C.AddNoc:
+      case OperationalCredentialsCommand.AddNoc:
         return this.addNoc(request as { nocValue: Uint8Array; icacValue?: Uint8Array; ipkValue: Uint8Array; caseAdminSubject: bigint; adminVendorId: number }, context);
-      case C.UpdateNoc:
+      case OperationalCredentialsCommand.UpdateNoc:
         return this.updateNoc(request as { nocValue: Uint8Array; icacValue?: Uint8Array }, context);
-      case C.UpdateFabricLabel:
+      case OperationalCredentialsCommand.UpdateFabricLabel:
         return this.updateFabricLabel((request as { label: string }).label, context);
-      case C.RemoveFabric:
+      case OperationalCredentialsCommand.RemoveFabric:
         return this.removeFabric((request as { fabricIndex: number }).fabricIndex, context);
       default:
         return super.invoke(command, request, context);

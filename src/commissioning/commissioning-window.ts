@@ -12,7 +12,7 @@ import type { Clock, LogLevel, TimerHandle } from "../platform";
 import type { PaseVerifier } from "../securechannel/pase";
 
 /** CommissioningWindowStatusEnum (spec 11.19.5.1). */
-export const CommissioningWindowStatus = Object.freeze({ WindowNotOpen: 0, EnhancedWindowOpen: 1, BasicWindowOpen: 2 });
+export enum CommissioningWindowStatus { WindowNotOpen = 0, EnhancedWindowOpen = 1, BasicWindowOpen = 2 }
 
 /** Spec 5.4.2.3.1 and 11.19.8.1: a window stays open 3 to 15 minutes. */
 export const MIN_COMMISSIONING_TIMEOUT_SECONDS = 180;

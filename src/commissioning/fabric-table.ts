@@ -38,18 +38,18 @@ const NEXT_INDEX_KEY = "f/next";
 const RECORD_FORMAT = 1;
 
 /** NodeOperationalCertStatusEnum (spec 11.18.4.5). */
-export const OperationalCertStatus = Object.freeze({
-  Ok: 0,
-  InvalidPublicKey: 1,
-  InvalidNodeOpId: 2,
-  InvalidNoc: 3,
-  MissingCsr: 4,
-  TableFull: 5,
-  InvalidAdminSubject: 6,
-  FabricConflict: 9,
-  LabelConflict: 10,
-  InvalidFabricIndex: 11,
-});
+export enum OperationalCertStatus {
+  Ok = 0,
+  InvalidPublicKey = 1,
+  InvalidNodeOpId = 2,
+  InvalidNoc = 3,
+  MissingCsr = 4,
+  TableFull = 5,
+  InvalidAdminSubject = 6,
+  FabricConflict = 9,
+  LabelConflict = 10,
+  InvalidFabricIndex = 11,
+}
 
 /** A refusal of AddNOC, UpdateNOC, UpdateFabricLabel or RemoveFabric, with its NOCResponse status. */
 export class OperationalCertError extends Error {

@@ -12,52 +12,52 @@ import {
 export const freeze = Object.freeze;
 
 /** Opcodes of the Interaction Model protocol (protocol id 0x0001). */
-export const Opcode = freeze({
-  StatusResponse: 0x01,
-  ReadRequest: 0x02,
-  SubscribeRequest: 0x03,
-  SubscribeResponse: 0x04,
-  ReportData: 0x05,
-  WriteRequest: 0x06,
-  WriteResponse: 0x07,
-  InvokeRequest: 0x08,
-  InvokeResponse: 0x09,
-  TimedRequest: 0x0a,
-});
+export enum Opcode {
+  StatusResponse = 0x01,
+  ReadRequest = 0x02,
+  SubscribeRequest = 0x03,
+  SubscribeResponse = 0x04,
+  ReportData = 0x05,
+  WriteRequest = 0x06,
+  WriteResponse = 0x07,
+  InvokeRequest = 0x08,
+  InvokeResponse = 0x09,
+  TimedRequest = 0x0a,
+}
 
 /** Interaction Model status codes (spec 8.10). */
-export const Status = freeze({
-  Success: 0x00,
-  Failure: 0x01,
-  InvalidSubscription: 0x7d,
-  UnsupportedAccess: 0x7e,
-  UnsupportedEndpoint: 0x7f,
-  InvalidAction: 0x80,
-  UnsupportedCommand: 0x81,
-  InvalidCommand: 0x85,
-  UnsupportedAttribute: 0x86,
-  ConstraintError: 0x87,
-  UnsupportedWrite: 0x88,
-  ResourceExhausted: 0x89,
-  NotFound: 0x8b,
-  UnreportableAttribute: 0x8c,
-  InvalidDataType: 0x8d,
-  UnsupportedRead: 0x8f,
-  DataVersionMismatch: 0x92,
-  Timeout: 0x94,
-  Busy: 0x9c,
-  UnsupportedCluster: 0xc3,
-  NoUpstreamSubscription: 0xc5,
-  NeedsTimedInteraction: 0xc6,
-  UnsupportedEvent: 0xc7,
-  PathsExhausted: 0xc8,
-  TimedRequestMismatch: 0xc9,
-  FailsafeRequired: 0xca,
-  InvalidInState: 0xcb,
-  NoCommandResponse: 0xcc,
-});
+export enum Status {
+  Success = 0x00,
+  Failure = 0x01,
+  InvalidSubscription = 0x7d,
+  UnsupportedAccess = 0x7e,
+  UnsupportedEndpoint = 0x7f,
+  InvalidAction = 0x80,
+  UnsupportedCommand = 0x81,
+  InvalidCommand = 0x85,
+  UnsupportedAttribute = 0x86,
+  ConstraintError = 0x87,
+  UnsupportedWrite = 0x88,
+  ResourceExhausted = 0x89,
+  NotFound = 0x8b,
+  UnreportableAttribute = 0x8c,
+  InvalidDataType = 0x8d,
+  UnsupportedRead = 0x8f,
+  DataVersionMismatch = 0x92,
+  Timeout = 0x94,
+  Busy = 0x9c,
+  UnsupportedCluster = 0xc3,
+  NoUpstreamSubscription = 0xc5,
+  NeedsTimedInteraction = 0xc6,
+  UnsupportedEvent = 0xc7,
+  PathsExhausted = 0xc8,
+  TimedRequestMismatch = 0xc9,
+  FailsafeRequired = 0xca,
+  InvalidInState = 0xcb,
+  NoCommandResponse = 0xcc,
+}
 
-export type StatusCode = (typeof Status)[keyof typeof Status];
+export type StatusCode = Status;
 
 /** Name of a status code for logs ("UnsupportedAccess (0x7e)"). */
 export function statusName(code: number): string {
@@ -69,22 +69,22 @@ export function statusName(code: number): string {
  * Access privileges (spec 6.6.2.1, the Access Control cluster's AccessControlEntryPrivilegeEnum).
  * ProxyView is not implied by Operate or Manage; Administer implies every other.
  */
-export const Privilege = freeze({
-  View: 1,
-  ProxyView: 2,
-  Operate: 3,
-  Manage: 4,
-  Administer: 5,
-});
-export type PrivilegeLevel = (typeof Privilege)[keyof typeof Privilege];
+export enum Privilege {
+  View = 1,
+  ProxyView = 2,
+  Operate = 3,
+  Manage = 4,
+  Administer = 5,
+}
+export type PrivilegeLevel = Privilege;
 
 /** Authentication modes of a subject (AccessControlEntryAuthModeEnum). */
-export const AuthMode = freeze({
-  Pase: 1,
-  Case: 2,
-  Group: 3,
-});
-export type AuthModeValue = (typeof AuthMode)[keyof typeof AuthMode];
+export enum AuthMode {
+  Pase = 1,
+  Case = 2,
+  Group = 3,
+}
+export type AuthModeValue = AuthMode;
 
 /**
  * The revisions this node reports, in IM messages and Basic Information: the same ones its
@@ -102,13 +102,13 @@ export const REVISION_TAG = 0xff;
 export const FABRIC_INDEX_FIELD_ID = 0xfe;
 
 /** Global attribute ids (spec 7.13). EventList (0xFFFA) is not served, as in CHIP's default build. */
-export const GlobalAttribute = freeze({
-  GeneratedCommandList: 0xfff8,
-  AcceptedCommandList: 0xfff9,
-  AttributeList: 0xfffb,
-  FeatureMap: 0xfffc,
-  ClusterRevision: 0xfffd,
-});
+export enum GlobalAttribute {
+  GeneratedCommandList = 0xfff8,
+  AcceptedCommandList = 0xfff9,
+  AttributeList = 0xfffb,
+  FeatureMap = 0xfffc,
+  ClusterRevision = 0xfffd,
+}
 
 export function isGlobalAttributeId(id: number): boolean {
   return id >= 0xf000 && id <= 0xfffe;

@@ -15,7 +15,7 @@ export interface EventNumberStore {
   save(next: bigint): void;
 }
 
-export const EventPriority = freeze({ Debug: 0, Info: 1, Critical: 2 });
+export enum EventPriority { Debug = 0, Info = 1, Critical = 2 }
 
 export interface EventRecord {
   number: bigint;

@@ -25,16 +25,16 @@ import { findAttribute, findEvent, type AttributeDefinition, type ClusterServer,
 import { encodeValue, visibleEntry, type FabricView } from "./schema";
 
 /** Wildcard path flags (AttributePathIB field 6, spec 8.9.2.2). */
-export const WildcardFlag = freeze({
-  SkipRootNode: 1 << 0,
-  SkipGlobalAttributes: 1 << 1,
-  SkipAttributeList: 1 << 2,
-  SkipCommandLists: 1 << 4,
-  SkipCustomElements: 1 << 5,
-  SkipFixedAttributes: 1 << 6,
-  SkipChangesOmittedAttributes: 1 << 7,
-  SkipDiagnosticsClusters: 1 << 8,
-});
+export enum WildcardFlag {
+  SkipRootNode = 1 << 0,
+  SkipGlobalAttributes = 1 << 1,
+  SkipAttributeList = 1 << 2,
+  SkipCommandLists = 1 << 4,
+  SkipCustomElements = 1 << 5,
+  SkipFixedAttributes = 1 << 6,
+  SkipChangesOmittedAttributes = 1 << 7,
+  SkipDiagnosticsClusters = 1 << 8,
+}
 
 export interface ReportItem {
   kind: "attribute" | "event";
