@@ -72,7 +72,7 @@ export function readAttestationIds(subject: Name): AttestationIds {
     const field = oid === OID_MATTER_VENDOR_ID ? "vendorId" : oid === OID_MATTER_PRODUCT_ID ? "productId" : undefined;
     if (field) {
       if (fromAttributes[field] !== undefined) throw new CertificateError(`subject has two ${field} attributes`);
-      if (stringTag !== 0x0c || !HEX4.test(value)) throw new CertificateError(`${field} attribute "${value}" must be a UTF8String of 4 uppercase hex digits`);
+      if (stringTag !== 0x0c || !HEX4.test(value)) throw new CertificateError(`${field} "${value}" is not UTF8String 4 uppercase hex`);
       fromAttributes[field] = parseInt(value, 16);
     } else if (oid === OID_COMMON_NAME) {
       // Both are parsed (a malformed one is an error) even when an earlier name gave the id.
@@ -103,15 +103,15 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
   const authorityKeyId = byOid(OID_AUTHORITY_KEY_IDENTIFIER);
   const problem =
     !byOid(OID_BASIC_CONSTRAINTS)?.critical || !byOid(OID_KEY_USAGE)?.critical
-      ? "needs critical basic constraints and key usage extensions"
+      ? "needs critical basic constraints and key usage"
       : byOid(OID_SUBJECT_KEY_IDENTIFIER)?.critical !== false || x509.subjectKeyId?.length !== 20
-        ? "needs a non-critical 20-byte subject key identifier"
+        ? "needs a non-critical 20-byte subject key id"
         : authorityKeyId
           ? authorityKeyId.critical || x509.authorityKeyId?.length !== 20
-            ? "authority key identifier must be non-critical with a 20-byte key id"
+            ? "authority key id must be non-critical, 20 bytes"
             : ""
           : kind !== "paa"
-            ? "needs an authority key identifier"
+            ? "needs an authority key id"
             : "";
   if (problem) throw new CertificateError(`${name} ${problem}`);
 
@@ -120,7 +120,7 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
   if (kind === "dac") {
     if (ca || pathLength !== undefined) throw new CertificateError("DAC must not be a CA");
     if (flags !== KeyUsage.digitalSignature) throw new CertificateError("DAC key usage must be digitalSignature only");
-    if (vendorId === undefined || productId === undefined) throw new CertificateError("DAC subject must carry both a vendor id and a product id");
+    if (vendorId === undefined || productId === undefined) throw new CertificateError("DAC subject needs both vendor and product ids");
     return;
   }
   if (!ca) throw new CertificateError(`${name} must be a CA`);
@@ -128,7 +128,7 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
     throw new CertificateError(kind === "pai" ? "PAI path length must be 0" : "PAA path length must be absent or 1");
   }
   checkCaKeyUsage(flags, name);
-  if (kind === "pai" && vendorId === undefined) throw new CertificateError("PAI subject must carry a vendor id");
+  if (kind === "pai" && vendorId === undefined) throw new CertificateError("PAI subject needs a vendor id");
   if (kind === "paa" && productId !== undefined) throw new CertificateError("PAA subject must not carry a product id");
 }
 

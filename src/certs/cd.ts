@@ -100,9 +100,9 @@ function checkElements(cd: CertificationDeclaration): void {
   const { productIds, authorizedPaaList: paas } = cd;
   if (productIds.length < 1 || productIds.length > MAX_PRODUCT_IDS) throw new CertificateError(`a CD lists 1 to ${MAX_PRODUCT_IDS} product ids, got ${productIds.length}`);
   if (cd.certificateId.length !== CERTIFICATE_ID_LENGTH) throw new CertificateError(`certificate id must be ${CERTIFICATE_ID_LENGTH} characters`);
-  if ((cd.dacOriginVendorId === undefined) !== (cd.dacOriginProductId === undefined)) throw new CertificateError("DAC origin vendor id and product id come together");
+  if ((cd.dacOriginVendorId === undefined) !== (cd.dacOriginProductId === undefined)) throw new CertificateError("DAC origin vendor and product ids come together");
   if (paas && (paas.length < 1 || paas.length > MAX_AUTHORIZED_PAAS || paas.some((keyId) => keyId.length !== 20))) {
-    throw new CertificateError(`the authorized PAA list holds 1 to ${MAX_AUTHORIZED_PAAS} key ids of 20 bytes`);
+    throw new CertificateError(`authorized PAAs: 1 to ${MAX_AUTHORIZED_PAAS} key ids of 20 bytes`);
   }
 }
 
@@ -137,7 +137,7 @@ export function encodeCdContent(cd: CertificationDeclaration): Uint8Array {
 
 function anonymousMembers(element: TlvElement, what: string): TlvElement[] {
   return childrenOf(element).map((member) => {
-    if (member.tag !== undefined) throw new CertificateError(`${what}: members must be anonymous, found ${describeTag(member)}`);
+    if (member.tag !== undefined) throw new CertificateError(`${what}: tagged member ${describeTag(member)}`);
     return member;
   });
 }
@@ -218,7 +218,7 @@ export function signCertificationDeclaration(
 /** The one element inside `node`, a `tag` element. */
 function only(node: DerNode | undefined, tag: number, what: string): DerNode | undefined {
   const children = expectTag(node, tag, what).children;
-  if (children.length !== 1) throw new CertificateError(`${what} must hold exactly one element, found ${children.length}`);
+  if (children.length !== 1) throw new CertificateError(`${what} holds ${children.length} elements, not 1`);
   return children[0];
 }
 
@@ -258,9 +258,9 @@ export function parseSignedCd(cms: Uint8Array): SignedCdParts {
     expectVersion3(version, "SignerInfo version");
     const signerKeyId = expectTag(signerId, 0x80, "subjectKeyIdentifier signer id").contents;
     readAlgorithm(digestAlgorithm, OID_SHA256, "SignerInfo digest algorithm");
-    if (signatureAlgorithm?.tag === 0xa0) throw new CertificateError("signed attributes are not used in Certification Declarations");
+    if (signatureAlgorithm?.tag === 0xa0) throw new CertificateError("signed attributes are not allowed");
     readAlgorithm(signatureAlgorithm, OID_ECDSA_WITH_SHA256, "signature algorithm");
-    if (extraField) throw new CertificateError("unsigned attributes are not used in Certification Declarations");
+    if (extraField) throw new CertificateError("unsigned attributes are not allowed");
     return { content: cdContent, signerKeyId, signature: signatureFromDer(expectTag(signature, DER_OCTET_STRING, "signature").contents) };
   });
 }
@@ -275,7 +275,7 @@ export interface VerifiedCertificationDeclaration {
 export function verifyCertificationDeclaration(cms: Uint8Array, signerPublicKey: Uint8Array): VerifiedCertificationDeclaration {
   const parts = parseSignedCd(cms);
   if (!ecdsaVerify(signerPublicKey, parts.content, parts.signature)) {
-    throw new CertificateError("Certification Declaration signature does not verify with the CD signing key");
+    throw new CertificateError("CD signature does not verify");
   }
   return { declaration: decodeCdContent(parts.content), content: parts.content, signerKeyId: parts.signerKeyId };
 }

@@ -57,27 +57,27 @@ export function readOperationalSubject(subject: DnEntry[]): OperationalSubject {
   for (const { tag, value } of subject) {
     const attributeKind = KIND_BY_ID_TAG[tag];
     if (attributeKind) {
-      if (kind) throw new CertificateError(`subject carries both a ${kind} and a ${attributeKind} identifier`);
+      if (kind) throw new CertificateError(`subject is both ${kind} and ${attributeKind}`);
       kind = attributeKind;
       id = value as bigint;
       if (kind === "noc" && !isOperationalNodeId(id)) throw new CertificateError(`node id 0x${id.toString(16)} is not an operational node id`);
     } else if (tag === DnTag.fabricId) {
-      if (fabricId !== undefined) throw new CertificateError("subject carries two fabric ids");
+      if (fabricId !== undefined) throw new CertificateError("subject has two fabric ids");
       fabricId = value as bigint;
       if (fabricId === 0n) throw new CertificateError("fabric id 0 is not valid");
     } else if (tag === DnTag.caseAuthenticatedTag) {
       const cat = Number(value);
-      if (!isValidCaseAuthenticatedTag(cat)) throw new CertificateError(`CASE Authenticated Tag 0x${cat.toString(16)} has version 0`);
+      if (!isValidCaseAuthenticatedTag(cat)) throw new CertificateError(`CAT 0x${cat.toString(16)} has version 0`);
       cats.push(cat);
     }
   }
-  if (!kind) throw new CertificateError("subject carries no rcac-id, icac-id, node-id or firmware-signing-id");
+  if (!kind) throw new CertificateError("subject has no rcac-id, icac-id, node-id or firmware-signing-id");
   if (kind === "noc") {
     if (fabricId === undefined) throw new CertificateError("a NOC subject needs a fabric id");
-    if (cats.length > 3) throw new CertificateError(`a NOC carries at most 3 CASE Authenticated Tags, found ${cats.length}`);
-    if (new Set(cats.map((cat) => cat >>> 16)).size !== cats.length) throw new CertificateError("two CASE Authenticated Tags share an identifier");
+    if (cats.length > 3) throw new CertificateError(`a NOC has at most 3 CATs, not ${cats.length}`);
+    if (new Set(cats.map((cat) => cat >>> 16)).size !== cats.length) throw new CertificateError("two CATs share an identifier");
   } else if (cats.length > 0) {
-    throw new CertificateError(`a ${kind.toUpperCase()} subject cannot carry CASE Authenticated Tags`);
+    throw new CertificateError(`a ${kind.toUpperCase()} cannot carry CATs`);
   }
   return fabricId === undefined ? { kind, id, cats } : { kind, id, fabricId, cats };
 }
@@ -100,23 +100,23 @@ function checkProfile(certificate: MatterCertificate, kind: OperationalCertifica
   for (const extension of certificate.extensions) {
     // A critical extension we cannot interpret must not be ignored (RFC 5280 4.2).
     const future = extension.kind === "future" && futureExtensionInfo(extension.der);
-    if (future && future.critical) throw new CertificateError(`${name} carries an unknown critical extension ${future.oid}`);
+    if (future && future.critical) throw new CertificateError(`${name} has unknown critical extension ${future.oid}`);
   }
   const { ca } = findExtension(certificate, "basic-constraints")!;
   const { flags } = findExtension(certificate, "key-usage")!;
   const extendedUsage = findExtension(certificate, "extended-key-usage");
   if (kind === "rcac" || kind === "icac") {
-    if (!ca) throw new CertificateError(`${name} is not a CA (basic constraints)`);
+    if (!ca) throw new CertificateError(`${name} is not a CA`);
     checkCaKeyUsage(flags, name);
-    if (extendedUsage) throw new CertificateError(`${name} must not carry an extended key usage`);
+    if (extendedUsage) throw new CertificateError(`${name} has an extended key usage`);
   } else {
     if (ca) throw new CertificateError(`${name} must not be a CA`);
     if (!(flags & KeyUsage.digitalSignature) || flags & (KeyUsage.keyCertSign | KeyUsage.crlSign)) {
-      throw new CertificateError(`${name} key usage must include digitalSignature and not keyCertSign or cRLSign`);
+      throw new CertificateError(`${name} key usage needs digitalSignature, no CA bits`);
     }
     const purposes = extendedUsage?.purposes ?? [];
     if (kind === "noc" && !(purposes.includes(1) && purposes.includes(2))) {
-      throw new CertificateError("NOC extended key usage must include serverAuth and clientAuth");
+      throw new CertificateError("NOC needs serverAuth and clientAuth key purposes");
     }
   }
   return subject;
@@ -178,7 +178,7 @@ export function validateOperationalChain(chain: OperationalChain): ValidatedOper
   if (chain.icac !== undefined) {
     const icac = asCertificate(chain.icac);
     const intermediate = checkProfile(icac, "icac");
-    if (findExtension(rcac, "basic-constraints")!.pathLength === 0) throw new CertificateError("RCAC path length 0 does not allow an ICAC");
+    if (findExtension(rcac, "basic-constraints")!.pathLength === 0) throw new CertificateError("RCAC path length 0 forbids an ICAC");
     checkIssuedBy(icac, "ICAC", rcac, "RCAC", at);
     if (intermediate.fabricId !== undefined) {
       if (fabricId !== undefined && fabricId !== intermediate.fabricId) throw new CertificateError("ICAC fabric id differs from the RCAC's");
@@ -189,7 +189,7 @@ export function validateOperationalChain(chain: OperationalChain): ValidatedOper
   }
   const leaf = checkProfile(noc, "noc");
   checkIssuedBy(noc, "NOC", issuer, issuerName, at);
-  if (fabricId !== undefined && fabricId !== leaf.fabricId) throw new CertificateError("NOC fabric id differs from the one in its issuer chain");
+  if (fabricId !== undefined && fabricId !== leaf.fabricId) throw new CertificateError("NOC fabric id differs from its issuers'");
   return { fabricId: leaf.fabricId!, nodeId: leaf.id, cats: leaf.cats, rootPublicKey: rcac.publicKey, nocPublicKey: noc.publicKey };
 }
 

@@ -181,9 +181,9 @@ function decodeDn(element: TlvElement, what: string): DnEntry[] {
       if (type.kind === "id32" && id > 0xffffffffn) throw new CertificateError(`${what}: ${type.name} does not fit 32 bits`);
       return { tag: tag as number, value: id };
     }
-    if (child.type !== "utf8") throw new CertificateError(`${what}: ${type.name} must be a UTF-8 string`);
+    if (child.type !== "utf8") throw new CertificateError(`${what}: ${type.name} must be UTF-8`);
     const text = value as string;
-    if (printable && isDomainComponent) throw new CertificateError(`${what}: domain-component is always an IA5String`);
+    if (printable && isDomainComponent) throw new CertificateError(`${what}: domain-component is not printable`);
     if (printable ? !PRINTABLE_STRING.test(text) : isDomainComponent && !IA5_STRING.test(text)) {
       throw new CertificateError(`${what}: ${type.name} "${text}" is not ${printable ? "a PrintableString" : "an IA5String"}`);
     }
@@ -198,7 +198,7 @@ function decodeDn(element: TlvElement, what: string): DnEntry[] {
 function decodeFutureExtension(der: Uint8Array): Extension {
   const extension = withContext("future-extension", () => parseExtension(decodeDer(der)));
   if (MATTER_EXTENSION_OIDS.includes(extension.oid)) {
-    throw new CertificateError(`future extension carries ${extension.oid}, which has its own Matter TLV tag`);
+    throw new CertificateError(`future extension ${extension.oid} has its own Matter TLV tag`);
   }
   return extension;
 }
@@ -227,7 +227,7 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
         const pathElement = fields.optional(2, "uint");
         fields.end();
         if (!pathElement) return { kind: "basic-constraints", ca };
-        if (!ca) throw new CertificateError("basic-constraints: path length without is-ca");
+        if (!ca) throw new CertificateError("basic-constraints: path length without CA");
         return { kind: "basic-constraints", ca, pathLength: uintOf(pathElement, 255, "path length") };
       }
       case ExtensionTag.keyUsage: {
@@ -238,7 +238,7 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
       case ExtensionTag.extendedKeyUsage: {
         if (type !== "array") throw new CertificateError("extended-key-usage must be an array");
         const purposes = childrenOf(child).map((purpose) => {
-          if (purpose.tag !== undefined) throw new CertificateError("extended-key-usage: members must be anonymous");
+          if (purpose.tag !== undefined) throw new CertificateError("extended-key-usage: tagged member");
           const value = uintOf(purpose, 255, "key purpose");
           if (!KEY_PURPOSE_OIDS[value]) throw new CertificateError(`extended-key-usage: unknown key purpose ${value}`);
           return value;
@@ -249,7 +249,7 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
       case ExtensionTag.subjectKeyId:
       case ExtensionTag.authorityKeyId: {
         const keyId = bytesOf(child, `extension ${tag}`);
-        if (keyId.length !== 20) throw new CertificateError(`key identifier must be 20 bytes, got ${keyId.length}`);
+        if (keyId.length !== 20) throw new CertificateError(`key id of ${keyId.length} bytes, not 20 bytes`);
         return { kind: KEY_ID_KINDS[tag], keyId };
       }
       case ExtensionTag.future: {
@@ -285,9 +285,9 @@ export function decodeMatterCertificate(tlv: Uint8Array): MatterCertificate {
       if (element!.value !== 1) throw new CertificateError(`unsupported ${what} ${String(element!.value)}`);
     }
     const publicKey = bytesOf(publicKeyElement!);
-    if (publicKey.length !== 65 || publicKey[0] !== 4) throw new CertificateError("public key must be a 65-byte uncompressed point");
+    if (publicKey.length !== 65 || publicKey[0] !== 4) throw new CertificateError("public key must be 65-byte uncompressed");
     const signature = bytesOf(signatureElement!);
-    if (signature.length !== 64) throw new CertificateError(`signature must be 64 bytes, got ${signature.length}`);
+    if (signature.length !== 64) throw new CertificateError(`signature of ${signature.length} bytes, not 64 bytes`);
     return {
       serialNumber,
       signatureAlgorithm: 1,

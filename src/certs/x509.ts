@@ -141,9 +141,9 @@ export function parseName(node: DerNode | undefined, what: string): Name {
   return expectTag(node, DER_SEQUENCE, what).children.map((rdn) => {
     const [attribute, extraValue] = expectTag(rdn, DER_SET, what).children;
     const [type, value, extra] = expectTag(attribute, DER_SEQUENCE, what).children;
-    if (extraValue || !value || extra) throw new CertificateError(`${what}: an RDN must be one attribute, a type and a value`);
+    if (extraValue || !value || extra) throw new CertificateError(`${what}: RDN is not one type and value`);
     const oid = derReadOid(expectTag(type, DER_OID, what));
-    if (!STRING_TAGS.includes(value.tag)) throw new CertificateError(`${what}: attribute ${oid} has unsupported string type 0x${value.tag.toString(16)}`);
+    if (!STRING_TAGS.includes(value.tag)) throw new CertificateError(`${what}: ${oid} has string type 0x${value.tag.toString(16)}`);
     return { oid, value: derReadString(value), stringTag: value.tag };
   });
 }
@@ -182,7 +182,7 @@ function readKeyUsageBits(node: DerNode): number {
   let flags = 0;
   for (let bit = 0; bit < bytes.length * 8; bit++) if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) flags |= 1 << bit;
   // DER named bit lists drop trailing zero bits, so the last used bit is the highest one set.
-  if (bytes.length > 2 || 32 - Math.clz32(flags) !== bytes.length * 8 - unusedBits) throw new CertificateError("key usage: bit string is not minimal DER");
+  if (bytes.length > 2 || 32 - Math.clz32(flags) !== bytes.length * 8 - unusedBits) throw new CertificateError("key usage: not minimal DER");
   checkKeyUsage(flags);
   return flags;
 }
@@ -239,7 +239,7 @@ export function parseSubjectPublicKeyInfo(node: DerNode | undefined, what = "sub
   const keyAlgorithm = derReadOid(expectTag(keyType, DER_OID, what));
   const curveOid = derReadOid(expectTag(curve, DER_OID, what));
   if (keyAlgorithm !== OID_EC_PUBLIC_KEY || curveOid !== OID_PRIME256V1) {
-    throw new CertificateError(`${what}: unsupported key ${keyAlgorithm} ${curveOid} (only EC prime256v1)`);
+    throw new CertificateError(`${what}: key ${keyAlgorithm} ${curveOid} is not EC P-256`);
   }
   const bytes = readUnpaddedBitString(key, `${what} key`);
   checkPublicKey(bytes, what);
@@ -307,7 +307,7 @@ export function parseExtension(node: DerNode | undefined): Extension {
   const [id, second, third, extra] = expectTag(node, DER_SEQUENCE, "extension").children;
   const oid = derReadOid(expectTag(id, DER_OID, "extension id"));
   const critical = second?.tag === DER_BOOLEAN;
-  if (critical && !derReadBoolean(second)) throw new CertificateError(`extension ${oid}: critical FALSE must be omitted in DER`);
+  if (critical && !derReadBoolean(second)) throw new CertificateError(`extension ${oid}: critical FALSE in DER`);
   const value = expectTag(critical ? third : second, DER_OCTET_STRING, `extension ${oid} value`).contents;
   if (critical ? extra : third) throw new CertificateError(`extension ${oid}: unexpected content`);
   return { oid, critical, value };
@@ -316,7 +316,7 @@ export function parseExtension(node: DerNode | undefined): Extension {
 function parseExtensions(node: DerNode, certificate: X509Certificate): void {
   const [list, extra] = node.children;
   const items = expectTag(list, DER_SEQUENCE, "extensions").children;
-  if (extra || items.length === 0) throw new CertificateError("extensions: expected one non-empty list");
+  if (extra || items.length === 0) throw new CertificateError("extensions: not one non-empty list");
   for (const item of items) {
     const extension = parseExtension(item);
     const { oid, value } = extension;
@@ -326,13 +326,13 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
       case OID_BASIC_CONSTRAINTS: {
         const [first, second, extraField] = expectTag(decodeDer(value), DER_SEQUENCE, "basic constraints").children;
         const ca = first?.tag === DER_BOOLEAN;
-        if (ca && !derReadBoolean(first)) throw new CertificateError("basic constraints: cA FALSE must be omitted in DER");
+        if (ca && !derReadBoolean(first)) throw new CertificateError("basic constraints: cA FALSE in DER");
         const pathNode = ca ? second : first;
         if ((ca ? extraField : second) || (pathNode && pathNode.tag !== DER_INTEGER)) throw new CertificateError("basic constraints: unexpected content");
         certificate.basicConstraints = { ca };
         if (pathNode) {
           const length = derReadInteger(pathNode);
-          if (length < 0n || length > 255n || !ca) throw new CertificateError("basic constraints: path length out of range or without cA");
+          if (length < 0n || length > 255n || !ca) throw new CertificateError("basic constraints: bad path length");
           certificate.basicConstraints.pathLength = Number(length);
         }
         break;
@@ -352,7 +352,7 @@ function parseExtensions(node: DerNode, certificate: X509Certificate): void {
       case OID_AUTHORITY_KEY_IDENTIFIER:
         for (const child of expectTag(decodeDer(value), DER_SEQUENCE, "authority key identifier").children) {
           if (child.tag === 0x80) certificate.authorityKeyId = child.contents;
-          else if (child.tag !== 0xa1 && child.tag !== 0x82) throw new CertificateError("authority key identifier: unexpected field");
+          else if (child.tag !== 0xa1 && child.tag !== 0x82) throw new CertificateError("authority key id: unexpected field");
         }
     }
   }
@@ -363,7 +363,7 @@ export function parseX509(der: Uint8Array): X509Certificate {
   return withContext("X.509 certificate", () => {
     if (der.length > MAX_X509_LENGTH) throw new CertificateError(`${der.length} bytes is larger than ${MAX_X509_LENGTH}`);
     const [tbs, signatureAlgorithm, signatureValue, extra] = expectTag(decodeDer(der), DER_SEQUENCE, "Certificate").children;
-    if (extra) throw new CertificateError("unexpected content after the signature");
+    if (extra) throw new CertificateError("content after the signature");
     const fields = expectTag(tbs, DER_SEQUENCE, "tbsCertificate").children;
     readAlgorithm(signatureAlgorithm, OID_ECDSA_WITH_SHA256, "signatureAlgorithm");
     const signature = readSignatureBitString(signatureValue);
@@ -376,7 +376,7 @@ export function parseX509(der: Uint8Array): X509Certificate {
     checkSerialNumber(serialNode!.contents);
     readAlgorithm(innerAlgorithm, OID_ECDSA_WITH_SHA256, "signature");
     const [notBefore, notAfter, extraTime] = expectTag(validity, DER_SEQUENCE, "validity").children;
-    if (!notAfter || extraTime) throw new CertificateError("validity: expected notBefore and notAfter");
+    if (!notAfter || extraTime) throw new CertificateError("validity needs notBefore and notAfter");
     const certificate: X509Certificate = {
       der,
       tbs: tbs!.raw,
@@ -392,7 +392,7 @@ export function parseX509(der: Uint8Array): X509Certificate {
       signature,
     };
     if (extensions?.tag !== 0xa3 || afterExtensions) {
-      throw new CertificateError("tbsCertificate must end with the extensions (unique identifiers are not supported)");
+      throw new CertificateError("tbsCertificate must end with extensions");
     }
     parseExtensions(extensions, certificate);
     return certificate;
