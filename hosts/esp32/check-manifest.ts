@@ -51,7 +51,7 @@ const GLOBALS = "hosts/esp32/globals";
 const SDK_MODULES: Record<string, ReadonlySet<string>> = {
   esp32: new Set([
     "bleserver", "btutils", "gatt", "gap", "sm", "flash", "preference", "ota", "system", "modules", "mc/config",
-    "time", "timer", "net", "text/decoder", "text/encoder", "embedded:io/socket/udp",
+    "time", "timer", "net", "wifi", "text/decoder", "text/encoder", "embedded:io/socket/udp",
   ]),
   sim: new Set(["file", "modules", "mc/config", "text/decoder", "text/encoder", "time", "timer"]),
 };

@@ -4,7 +4,7 @@ import "./globals";
 import Modules from "modules";
 import type { Platform } from "../../src/platform";
 import config from "mc/config";
-import { createEsp32Platform } from "./platform";
+import { createEsp32Platform, type Esp32Platform } from "./platform";
 import { runSelfTest } from "./selftest";
 
 const DEVICE_MODULE = "src/device";
@@ -35,9 +35,24 @@ function imageVersion(): ImageVersion {
   return { softwareVersion, softwareVersionString: String(config.softwareVersionString ?? softwareVersion) };
 }
 
+/**
+ * A development build's network: `mcconfig ... ssid=NAME password=SECRET` joins it at boot, for
+ * commissioning on that network. Networks given by a commissioner through Network Commissioning
+ * are the device's own and are joined by it.
+ */
+function joinBuildNetwork(platform: Esp32Platform): void {
+  if (typeof config.ssid !== "string" || config.ssid === "") return;
+  const encoder = new TextEncoder();
+  const password = typeof config.password === "string" ? config.password : "";
+  platform.wifi.connect(encoder.encode(config.ssid), encoder.encode(password), (outcome) => {
+    platform.log(outcome.status === "connected" ? "info" : "error", `Wi-Fi ${config.ssid}: ${outcome.status}`);
+  });
+}
+
 export default function main(): void {
   const platform = createEsp32Platform();
   banner(platform);
+  joinBuildNetwork(platform);
   const results = runSelfTest(platform);
   for (const result of results) platform.log(result.passed ? "info" : "error", `self-test ${result.name}: ${result.passed ? "ok" : "FAILED"} (${result.detail})`);
   const passed = results.every((result) => result.passed);
