@@ -5,7 +5,9 @@
 import { bytesEqual } from "../codec/bytes";
 import { CertificateError } from "./errors";
 import {
-  KeyUsage,
+  KEY_USAGE_CRL_SIGN,
+  KEY_USAGE_DIGITAL_SIGNATURE,
+  KEY_USAGE_KEY_CERT_SIGN,
   OID_AUTHORITY_KEY_IDENTIFIER,
   OID_BASIC_CONSTRAINTS,
   OID_COMMON_NAME,
@@ -119,7 +121,7 @@ export function checkAttestationProfile(certificate: AttestationCertificate, kin
   const flags = x509.keyUsage!;
   if (kind === "dac") {
     if (ca || pathLength !== undefined) throw new CertificateError("DAC must not be a CA");
-    if (flags !== KeyUsage.digitalSignature) throw new CertificateError("DAC key usage must be digitalSignature only");
+    if (flags !== KEY_USAGE_DIGITAL_SIGNATURE) throw new CertificateError("DAC key usage must be digitalSignature only");
     if (vendorId === undefined || productId === undefined) throw new CertificateError("DAC subject needs both vendor and product ids");
     return;
   }
@@ -290,7 +292,7 @@ export function issueAttestationCertificate(request: AttestationCertificateReque
       publicKey: request.publicKey,
       extensions: [
         kind === "dac" ? basicConstraintsExtension(false) : basicConstraintsExtension(true, kind === "paa" ? 1 : 0),
-        keyUsageExtension(kind === "dac" ? KeyUsage.digitalSignature : KeyUsage.keyCertSign | KeyUsage.crlSign),
+        keyUsageExtension(kind === "dac" ? KEY_USAGE_DIGITAL_SIGNATURE : KEY_USAGE_KEY_CERT_SIGN | KEY_USAGE_CRL_SIGN),
         subjectKeyIdExtension(ownKeyId),
         authorityKeyIdExtension(issuerKeyId),
       ],

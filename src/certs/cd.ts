@@ -47,6 +47,10 @@ export interface CertificationDeclaration {
   authorizedPaaList?: Uint8Array[];
 }
 
+const TAG_DAC_ORIGIN_VENDOR_ID = 9;
+const TAG_DAC_ORIGIN_PRODUCT_ID = 10;
+const TAG_AUTHORIZED_PAA_LIST = 11;
+
 const Tag = {
   formatVersion: 0,
   vendorId: 1,
@@ -57,9 +61,9 @@ const Tag = {
   securityInformation: 6,
   versionNumber: 7,
   certificationType: 8,
-  dacOriginVendorId: 9,
-  dacOriginProductId: 10,
-  authorizedPaaList: 11,
+  dacOriginVendorId: TAG_DAC_ORIGIN_VENDOR_ID,
+  dacOriginProductId: TAG_DAC_ORIGIN_PRODUCT_ID,
+  authorizedPaaList: TAG_AUTHORIZED_PAA_LIST,
 } as const;
 
 export const MAX_PRODUCT_IDS = 100;
@@ -160,16 +164,16 @@ export function decodeCdContent(content: Uint8Array): CertificationDeclaration {
         cd[name] = fields.next(tag, "utf8").value;
       } else {
         // The DAC origin ids are optional, but only together: an orphan product id is caught below.
-        if (tag === Tag.dacOriginProductId && cd.dacOriginVendorId === undefined) return;
-        const element = tag === Tag.dacOriginVendorId ? fields.optional(tag, "uint") : fields.next(tag, "uint");
+        if (tag === TAG_DAC_ORIGIN_PRODUCT_ID && cd.dacOriginVendorId === undefined) return;
+        const element = tag === TAG_DAC_ORIGIN_VENDOR_ID ? fields.optional(tag, "uint") : fields.next(tag, "uint");
         if (element) cd[name] = uintOf(element, max, what);
       }
     });
-    if (fields.peek()?.tag === Tag.dacOriginProductId) throw new CertificateError("DAC origin product id without a DAC origin vendor id");
-    const paaList = fields.optional(Tag.authorizedPaaList, "array");
+    if (fields.peek()?.tag === TAG_DAC_ORIGIN_PRODUCT_ID) throw new CertificateError("DAC origin product id without a DAC origin vendor id");
+    const paaList = fields.optional(TAG_AUTHORIZED_PAA_LIST, "array");
     if (paaList) cd.authorizedPaaList = anonymousMembers(paaList, "authorized PAA list").map((element) => bytesOf(element, "authorized PAA"));
     for (let next = fields.peek(); next; next = fields.peek()) {
-      if (typeof next.tag !== "number" || next.tag <= Tag.authorizedPaaList) throw new CertificateError(`unexpected element ${describeTag(next)}`);
+      if (typeof next.tag !== "number" || next.tag <= TAG_AUTHORIZED_PAA_LIST) throw new CertificateError(`unexpected element ${describeTag(next)}`);
       fields.skip();
     }
     checkElements(cd as unknown as CertificationDeclaration);

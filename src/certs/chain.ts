@@ -6,7 +6,7 @@
 import { bytesEqual, utf8Encode } from "../codec/bytes";
 import { hkdfSha256 } from "../crypto";
 import { CertificateError } from "./errors";
-import { KeyUsage } from "./oids";
+import { KEY_USAGE_CRL_SIGN, KEY_USAGE_DIGITAL_SIGNATURE, KEY_USAGE_KEY_CERT_SIGN } from "./oids";
 import { checkCaKeyUsage, checkIssuerLinks } from "./x509";
 import {
   decodeMatterCertificate,
@@ -111,7 +111,7 @@ function checkProfile(certificate: MatterCertificate, kind: OperationalCertifica
     if (extendedUsage) throw new CertificateError(`${name} has an extended key usage`);
   } else {
     if (ca) throw new CertificateError(`${name} must not be a CA`);
-    if (!(flags & KeyUsage.digitalSignature) || flags & (KeyUsage.keyCertSign | KeyUsage.crlSign)) {
+    if (!(flags & KEY_USAGE_DIGITAL_SIGNATURE) || flags & (KEY_USAGE_KEY_CERT_SIGN | KEY_USAGE_CRL_SIGN)) {
       throw new CertificateError(`${name} key usage needs digitalSignature, no CA bits`);
     }
     const purposes = extendedUsage?.purposes ?? [];

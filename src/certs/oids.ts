@@ -103,14 +103,18 @@ export const KEY_PURPOSE_OIDS: readonly (string | undefined)[] = [
 ];
 
 /** Key usage flags as Matter TLV carries them: bit n is X.509 KeyUsage named bit n. */
+export const KEY_USAGE_DIGITAL_SIGNATURE = 0x0001;
+export const KEY_USAGE_KEY_CERT_SIGN = 0x0020;
+export const KEY_USAGE_CRL_SIGN = 0x0040;
+
 export const KeyUsage = {
-  digitalSignature: 0x0001,
+  digitalSignature: KEY_USAGE_DIGITAL_SIGNATURE,
   nonRepudiation: 0x0002,
   keyEncipherment: 0x0004,
   dataEncipherment: 0x0008,
   keyAgreement: 0x0010,
-  keyCertSign: 0x0020,
-  crlSign: 0x0040,
+  keyCertSign: KEY_USAGE_KEY_CERT_SIGN,
+  crlSign: KEY_USAGE_CRL_SIGN,
   encipherOnly: 0x0080,
   decipherOnly: 0x0100,
 } as const;

@@ -67,14 +67,22 @@ const Tag = {
   signature: 11,
 } as const;
 
-/** Matter TLV tags of the extensions list. */
+// Matter TLV tags of the extensions list.
+const EXTENSION_BASIC_CONSTRAINTS = 1;
+const EXTENSION_KEY_USAGE = 2;
+const EXTENSION_EXTENDED_KEY_USAGE = 3;
+const EXTENSION_SUBJECT_KEY_ID = 4;
+const EXTENSION_AUTHORITY_KEY_ID = 5;
+const EXTENSION_FUTURE = 6;
+
+/** The same tags by name, for the writer. */
 const ExtensionTag = {
-  basicConstraints: 1,
-  keyUsage: 2,
-  extendedKeyUsage: 3,
-  subjectKeyId: 4,
-  authorityKeyId: 5,
-  future: 6,
+  basicConstraints: EXTENSION_BASIC_CONSTRAINTS,
+  keyUsage: EXTENSION_KEY_USAGE,
+  extendedKeyUsage: EXTENSION_EXTENDED_KEY_USAGE,
+  subjectKeyId: EXTENSION_SUBJECT_KEY_ID,
+  authorityKeyId: EXTENSION_AUTHORITY_KEY_ID,
+  future: EXTENSION_FUTURE,
 } as const;
 
 /** Bit 7 of a DN tag: the string is a PrintableString rather than a UTF8String. */
@@ -215,12 +223,12 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
   const seen = new Set<unknown>();
   const extensions = childrenOf(element).map((child): OpCertExtension => {
     const { tag, type } = child;
-    if (tag !== ExtensionTag.future) {
+    if (tag !== EXTENSION_FUTURE) {
       if (seen.has(tag)) throw new CertificateError(`extensions: tag ${String(tag)} appears twice`);
       seen.add(tag);
     }
     switch (tag) {
-      case ExtensionTag.basicConstraints: {
+      case EXTENSION_BASIC_CONSTRAINTS: {
         if (type !== "structure") throw new CertificateError("basic-constraints must be a structure");
         const fields = new OrderedFields(childrenOf(child), "basic-constraints");
         const ca = fields.next(1, "bool").value as boolean;
@@ -230,12 +238,12 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
         if (!ca) throw new CertificateError("basic-constraints: path length without CA");
         return { kind: "basic-constraints", ca, pathLength: uintOf(pathElement, 255, "path length") };
       }
-      case ExtensionTag.keyUsage: {
+      case EXTENSION_KEY_USAGE: {
         const flags = uintOf(child, 0xffff, "key-usage");
         if (flags & ~KEY_USAGE_ALL) throw new CertificateError(`key-usage 0x${flags.toString(16)} has unknown bits`);
         return { kind: "key-usage", flags };
       }
-      case ExtensionTag.extendedKeyUsage: {
+      case EXTENSION_EXTENDED_KEY_USAGE: {
         if (type !== "array") throw new CertificateError("extended-key-usage must be an array");
         const purposes = childrenOf(child).map((purpose) => {
           if (purpose.tag !== undefined) throw new CertificateError("extended-key-usage: tagged member");
@@ -246,13 +254,13 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
         if (purposes.length === 0) throw new CertificateError("extended-key-usage is empty");
         return { kind: "extended-key-usage", purposes };
       }
-      case ExtensionTag.subjectKeyId:
-      case ExtensionTag.authorityKeyId: {
+      case EXTENSION_SUBJECT_KEY_ID:
+      case EXTENSION_AUTHORITY_KEY_ID: {
         const keyId = bytesOf(child, `extension ${tag}`);
         if (keyId.length !== 20) throw new CertificateError(`key id of ${keyId.length} bytes, not 20 bytes`);
         return { kind: KEY_ID_KINDS[tag], keyId };
       }
-      case ExtensionTag.future: {
+      case EXTENSION_FUTURE: {
         const der = bytesOf(child, "future-extension");
         decodeFutureExtension(der);
         return { kind: "future", der };

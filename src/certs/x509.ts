@@ -40,6 +40,10 @@ import { ecdsaSign, ecdsaVerify, isValidPublicKey, sha256, signatureFromDer, sig
 import { CertificateError } from "./errors";
 import {
   KEY_USAGE_ALL,
+  KEY_USAGE_CRL_SIGN,
+  KEY_USAGE_DIGITAL_SIGNATURE,
+  KEY_USAGE_KEY_CERT_SIGN,
+  KeyUsage,
   OID_AUTHORITY_KEY_IDENTIFIER,
   OID_BASIC_CONSTRAINTS,
   OID_EC_PUBLIC_KEY,
@@ -51,7 +55,6 @@ import {
   OID_PRIME256V1,
   OID_SHA256,
   OID_SUBJECT_KEY_IDENTIFIER,
-  KeyUsage,
 } from "./oids";
 
 /** One attribute of a distinguished name; Matter allows exactly one attribute per RDN. */
@@ -401,8 +404,8 @@ export function parseX509(der: Uint8Array): X509Certificate {
 
 /** KeyUsage of a CA (attestation or operational): keyCertSign and cRLSign, optionally digitalSignature. */
 export function checkCaKeyUsage(flags: number, name: string): void {
-  const ca = KeyUsage.keyCertSign | KeyUsage.crlSign;
-  if ((flags & ca) !== ca || flags & ~(ca | KeyUsage.digitalSignature)) {
+  const ca = KEY_USAGE_KEY_CERT_SIGN | KEY_USAGE_CRL_SIGN;
+  if ((flags & ca) !== ca || flags & ~(ca | KEY_USAGE_DIGITAL_SIGNATURE)) {
     throw new CertificateError(`${name} key usage must be keyCertSign and cRLSign (optionally digitalSignature)`);
   }
 }
