@@ -73,19 +73,12 @@ export function utf8Encode(text: string): Uint8Array {
     if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
     if (code < 0x80) {
       out[at++] = code;
-    } else if (code < 0x800) {
-      out[at++] = 0xc0 | (code >> 6);
-      out[at++] = 0x80 | (code & 0x3f);
-    } else if (code < 0x10000) {
-      out[at++] = 0xe0 | (code >> 12);
-      out[at++] = 0x80 | ((code >> 6) & 0x3f);
-      out[at++] = 0x80 | (code & 0x3f);
-    } else {
-      out[at++] = 0xf0 | (code >> 18);
-      out[at++] = 0x80 | ((code >> 12) & 0x3f);
-      out[at++] = 0x80 | ((code >> 6) & 0x3f);
-      out[at++] = 0x80 | (code & 0x3f);
+      continue;
     }
+    // A lead byte (110xxxxx, 1110xxxx or 11110xxx) then 10xxxxxx continuation bytes.
+    const continuations = code < 0x800 ? 1 : code < 0x10000 ? 2 : 3;
+    out[at++] = ((0xff80 >> continuations) & 0xff) | (code >> (6 * continuations));
+    for (let shift = 6 * (continuations - 1); shift >= 0; shift -= 6) out[at++] = 0x80 | ((code >> shift) & 0x3f);
   }
   return out;
 }

@@ -187,7 +187,7 @@ export function padFactoryImage(image: Uint8Array, size = FACTORY_PARTITION_SIZE
 function readHeader(header: Uint8Array, available: number): number {
   if (header.length < FACTORY_HEADER_LENGTH) throw new FactoryDataError("length", "image is shorter than its header");
   if (header[0] === 0xff && header[1] === 0xff && header[2] === 0xff && header[3] === 0xff) {
-    throw new FactoryDataError("magic", "the partition is erased: this device was never provisioned");
+    throw new FactoryDataError("magic", "erased: the device was never provisioned");
   }
   for (let i = 0; i < 4; i++) {
     if (header[i] !== FACTORY_MAGIC.charCodeAt(i)) throw new FactoryDataError("magic", "not a factory data image");
@@ -198,7 +198,7 @@ function readHeader(header: Uint8Array, available: number): number {
   if (view.getUint16(6, true) !== 0) throw new FactoryDataError("version", "reserved header bytes are not zero");
   const length = view.getUint32(8, true);
   if (length > MAX_PAYLOAD_LENGTH) throw new FactoryDataError("length", `payload length ${length} exceeds the partition`);
-  if (FACTORY_HEADER_LENGTH + length + FACTORY_DIGEST_LENGTH > available) throw new FactoryDataError("length", `payload length ${length} is past the end (truncated?)`);
+  if (FACTORY_HEADER_LENGTH + length + FACTORY_DIGEST_LENGTH > available) throw new FactoryDataError("length", `payload length ${length}: the image is truncated`);
   return length;
 }
 
@@ -244,12 +244,13 @@ const hex = (value: number | undefined) => "0x" + value!.toString(16).toUpperCas
 
 function checkConsistency(fields: RawFields): CertificationDeclaration {
   const { vendorId, productId, passcode } = fields as { vendorId: number; productId: number; passcode?: number };
-  if (passcode !== undefined && !isValidSetupPasscode(passcode)) throw new FactoryDataError("passcode", "is one of the forbidden trivial passcodes");
+  if (passcode !== undefined && !isValidSetupPasscode(passcode)) throw new FactoryDataError("passcode", "is a forbidden trivial passcode");
   let w0 = 0n;
   for (const byte of fields.spake2pW0 as Uint8Array) w0 = (w0 << 8n) | BigInt(byte);
-  if (w0 >= P256_ORDER) throw new FactoryDataError("spake2pW0", "is not reduced modulo the P-256 group order");
-  if (!isValidPublicKey(fields.spake2pL as Uint8Array)) throw new FactoryDataError("spake2pL", "is not a valid P-256 point");
-  if (!isValidPublicKey(fields.firmwareSigningKey as Uint8Array)) throw new FactoryDataError("firmwareSigningKey", "is not a valid uncompressed P-256 public key");
+  if (w0 >= P256_ORDER) throw new FactoryDataError("spake2pW0", "is not reduced mod the P-256 order");
+  for (const name of ["spake2pL", "firmwareSigningKey"] as const) {
+    if (!isValidPublicKey(fields[name] as Uint8Array)) throw new FactoryDataError(name, "is not a valid uncompressed P-256 point");
+  }
 
   const dac = forField("dacCertificate", () => parseAttestationCertificate(fields.dacCertificate as Uint8Array));
   const pai = forField("paiCertificate", () => parseAttestationCertificate(fields.paiCertificate as Uint8Array));
@@ -290,7 +291,7 @@ export function decodeFactoryImage(image: Uint8Array): FactoryData {
   const length = readHeader(image.subarray(0, FACTORY_HEADER_LENGTH), image.length);
   const end = FACTORY_HEADER_LENGTH + length;
   if (!bytesEqual(sha256(image.subarray(0, end)), image.subarray(end, end + FACTORY_DIGEST_LENGTH))) {
-    throw new FactoryDataError("digest", "SHA-256 does not match: the image is corrupt");
+    throw new FactoryDataError("digest", "SHA-256 mismatch: the image is corrupt");
   }
   const fields = readFields(image.subarray(FACTORY_HEADER_LENGTH, end));
   const certificationDeclaration = checkConsistency(fields);

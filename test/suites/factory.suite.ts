@@ -199,7 +199,7 @@ export default suite("factory partition", (test) => {
       ["spake2pW0", new Uint8Array(31), /length 31 is outside 32..32/],
       ["spake2pW0", new Uint8Array(32).fill(0xff), /not reduced/],
       ["spake2pL", new Uint8Array(64), /length 64 is outside 65..65/],
-      ["spake2pL", new Uint8Array(65).fill(4), /not a valid P-256 point/],
+      ["spake2pL", new Uint8Array(65).fill(4), /not a valid uncompressed P-256 point/],
       ["rotatingDeviceIdUniqueId", new Uint8Array(15), /length 15 is outside 16..32/],
       ["rotatingDeviceIdUniqueId", new Uint8Array(33), /length 33/],
       ["dacCertificate", new Uint8Array(601), /length 601 is outside 1..600/],
@@ -209,7 +209,7 @@ export default suite("factory partition", (test) => {
       ["paiCertificate", new Uint8Array(0), /length 0/],
       ["certificationDeclaration", new Uint8Array(1025), /length 1025/],
       ["certificationDeclaration", new Uint8Array([0x30, 0x00]), /CMS/],
-      ["firmwareSigningKey", new Uint8Array(65), /not a valid uncompressed P-256 public key/],
+      ["firmwareSigningKey", new Uint8Array(65), /not a valid uncompressed P-256 point/],
       ["firmwareSigningKey", new Uint8Array(33), /length 33/],
     ];
     for (const [field, value, pattern] of cases) refuses(sealed({ ...f.input, [field]: value }), field, pattern);
