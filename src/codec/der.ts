@@ -336,26 +336,21 @@ export function derReadOid(node: DerNode): string {
   const octets = expectPrimitive(node, DER_OID, "OBJECT IDENTIFIER");
   if (octets.length === 0) throw new CodecError("DER: empty OBJECT IDENTIFIER");
   if (octets[octets.length - 1]! & 0x80) throw new CodecError("DER: truncated OBJECT IDENTIFIER subidentifier");
-  const arcs: string[] = [];
-  let start = 0;
-  for (let i = 0; i < octets.length; i++) {
-    if (i === start && octets[i] === 0x80) throw new CodecError("DER: non-minimal OBJECT IDENTIFIER subidentifier");
-    if (octets[i]! & 0x80) continue;
-    // Up to 7 octets (49 bits) stays exact in a number; longer arcs (2.25 UUIDs) use bigint.
-    let value: number | bigint = 0;
-    if (i - start < 7) {
-      for (let k = start; k <= i; k++) value = value * 128 + (octets[k]! & 0x7f);
-    } else {
-      let big = 0n;
-      for (let k = start; k <= i; k++) big = (big << 7n) | BigInt(octets[k]! & 0x7f);
-      value = big;
-    }
-    if (arcs.length === 0) {
-      const first = typeof value === "bigint" ? 2 : value < 40 ? 0 : value < 80 ? 1 : 2;
-      arcs.push(String(first), String(typeof value === "bigint" ? value - 80n : value - first * 40));
-    } else arcs.push(String(value));
-    start = i + 1;
+  const arcs: (number | bigint)[] = [];
+  let value: number | bigint = 0;
+  for (const octet of octets) {
+    if (value === 0 && octet === 0x80) throw new CodecError("DER: non-minimal OBJECT IDENTIFIER subidentifier");
+    // Base 128. Numbers stay exact below 2^53, so an arc about to pass that goes on as a bigint
+    // (2.25 UUID arcs are 128 bits).
+    value = typeof value === "bigint" || value >= 2 ** 46 ? (BigInt(value) << 7n) | BigInt(octet & 0x7f) : value * 128 + (octet & 0x7f);
+    if (octet & 0x80) continue;
+    arcs.push(value);
+    value = 0;
   }
+  // The first subidentifier is 40 * first arc + second arc, the first arc being 0, 1 or 2.
+  const packed = arcs[0]!;
+  const first = packed < 40 ? 0 : packed < 80 ? 1 : 2;
+  arcs.splice(0, 1, first, typeof packed === "bigint" ? packed - 80n : packed - first * 40);
   return arcs.join(".");
 }
 
