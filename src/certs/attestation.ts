@@ -240,7 +240,8 @@ function checkDacIdsAgainstPai(dac: AttestationCertificate, pai: AttestationCert
   }
 }
 
-function hex4(value: number | undefined): string {
+/** "0xFFF1", for vendor and product ids in messages. */
+export function hex4(value: number | undefined): string {
   return value === undefined ? "(none)" : "0x" + value.toString(16).toUpperCase().padStart(4, "0");
 }
 

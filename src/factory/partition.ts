@@ -17,7 +17,7 @@
 import { ByteWriter, bytesEqual, concatBytes, utf8Length } from "../codec/bytes";
 import { decodeTlv, TlvWriter, type TlvElement } from "../codec/tlv";
 import { ecdsaSign, isValidPublicKey, publicKeyFromPrivate, sha256 } from "../crypto";
-import { parseAttestationCertificate, validateDacAgainstPai } from "../certs/attestation";
+import { hex4, parseAttestationCertificate, validateDacAgainstPai } from "../certs/attestation";
 import { decodeCdContent, parseSignedCd, MAX_CD_LENGTH, type CertificationDeclaration } from "../certs/cd";
 import type { FlashPartition } from "../platform";
 
@@ -240,8 +240,6 @@ function forField<T>(field: string, check: () => T): T {
   }
 }
 
-const hex = (value: number | undefined) => "0x" + value!.toString(16).toUpperCase().padStart(4, "0");
-
 function checkConsistency(fields: RawFields): CertificationDeclaration {
   const { vendorId, productId, passcode } = fields as { vendorId: number; productId: number; passcode?: number };
   if (passcode !== undefined && !isValidSetupPasscode(passcode)) throw new FactoryDataError("passcode", "is a forbidden trivial passcode");
@@ -267,17 +265,17 @@ function checkConsistency(fields: RawFields): CertificationDeclaration {
   } catch (error) {
     throw new FactoryDataError("dacCertificate", `does not chain to the PAI: ${(error as Error).message}`);
   }
-  if (dac.vendorId !== vendorId) throw new FactoryDataError("vendorId", `${hex(vendorId)} differs from the DAC's ${hex(dac.vendorId)}`);
-  if (dac.productId !== productId) throw new FactoryDataError("productId", `${hex(productId)} differs from the DAC's ${hex(dac.productId)}`);
+  if (dac.vendorId !== vendorId) throw new FactoryDataError("vendorId", `${hex4(vendorId)} differs from the DAC's ${hex4(dac.vendorId)}`);
+  if (dac.productId !== productId) throw new FactoryDataError("productId", `${hex4(productId)} differs from the DAC's ${hex4(dac.productId)}`);
 
   // The CD's signature is for commissioners to check against the CSA's CD signing keys, which a
   // device does not hold; here it must parse and name this vendor and product.
   const cd = forField("certificationDeclaration", () => decodeCdContent(parseSignedCd(fields.certificationDeclaration as Uint8Array).content));
   const cdProblem =
     cd.vendorId !== vendorId
-      ? `vendor id ${hex(cd.vendorId)} differs from ${hex(vendorId)}`
+      ? `vendor id ${hex4(cd.vendorId)} differs from ${hex4(vendorId)}`
       : !cd.productIds.includes(productId)
-        ? `does not list product id ${hex(productId)}`
+        ? `does not list product id ${hex4(productId)}`
         : // Spec 6.2.3.1: with a DAC origin the DAC carries the origin's ids, else the CD's.
           cd.dacOriginVendorId !== undefined && (dac.vendorId !== cd.dacOriginVendorId || dac.productId !== cd.dacOriginProductId)
           ? "DAC origin vendor/product ids differ from the DAC's"
