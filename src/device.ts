@@ -229,8 +229,8 @@ class DeviceHandle implements Device {
 /** One life of the node: from a boot (or a factory reset) to a shutdown (or the next reset). */
 class DeviceRuntime {
   declare readonly stack: SecureChannelStack;
-  private readonly log: (level: LogLevel, message: string) => void;
-  private readonly emit: (event: DeviceEvent) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly emit: (event: DeviceEvent) => void;
   private declare readonly random: CtrDrbg;
   private declare readonly failSafe: FailSafeContext;
   private declare readonly fabrics: OperationalFabricTable;

@@ -133,7 +133,7 @@ export class AccessControlServer extends ClusterServer implements AccessControlE
   readonly accessControlEntriesPerFabric = ENTRIES_PER_FABRIC;
   private declare readonly store: TransactionalStore;
   private declare readonly failSafe: FailSafeContext;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   private readonly committed = new Map<number, FabricAcl>();
   private readonly pending = new Map<number, FabricAcl>();
   /** The evaluated form of each fabric's entries, rebuilt when they change. */

@@ -105,7 +105,7 @@ export class GeneralCommissioningServer extends ClusterServer implements FailSaf
   private declare committedRegulatoryConfig: number;
   private declare pendingRegulatoryConfig: number | undefined;
   private declare readonly options: GeneralCommissioningOptions;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
 
   constructor(options: GeneralCommissioningOptions) {
     super(GeneralCommissioning);

@@ -185,7 +185,7 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
   lastNetworkId: Uint8Array | null = null;
   lastConnectErrorValue: number | null = null;
   private declare readonly options: NetworkCommissioningOptions;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   private committed: WiFiNetwork[] = [];
   private declare pending: WiFiNetwork[] | undefined;
   private declare connectedSsid: Uint8Array | undefined;

@@ -153,7 +153,7 @@ interface NocAnswer {
 export class OperationalCredentialsServer extends ClusterServer {
   declare readonly supportedFabrics: number;
   private declare readonly options: OperationalCredentialsOptions;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
 
   constructor(options: OperationalCredentialsOptions) {
     super(OperationalCredentials);

@@ -66,7 +66,7 @@ export class CommissioningWindowManager {
   adminFabricIndex: number | null = null;
   adminVendorId: number | null = null;
   private declare readonly options: CommissioningWindowManagerOptions;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   private declare window: OpenWindow | undefined;
   /** Set while we close the PASE responder's window ourselves, so its callback is ours to ignore. */
   private closingPase = false;

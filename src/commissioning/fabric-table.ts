@@ -128,7 +128,7 @@ export class OperationalFabricTable implements FabricLookup, FailSafeParticipant
   declare readonly maxFabrics: number;
   private declare readonly store: TransactionalStore;
   private declare readonly random: Random;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   private readonly committed = new Map<number, Fabric>();
   private readonly states = new Map<number, FabricState>();
   private nextIndex = 1;

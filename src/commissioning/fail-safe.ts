@@ -51,7 +51,7 @@ export type ArmOutcome = "armed" | "disarmed" | "not-armed" | "busy-with-other-a
 export class FailSafeContext {
   private declare readonly clock: Clock;
   private declare readonly store: TransactionalStore;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   private readonly participants: FailSafeParticipant[] = [];
   private readonly listeners: FailSafeListener[] = [];
   private declare timer: TimerHandle | undefined;

@@ -44,7 +44,7 @@ export class TransactionalStore implements KeyValueStore {
   declare readonly maxKeyLength: number;
   declare readonly maxValueLength: number;
   private declare readonly kv: KeyValueStore;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   /** The open batch: key → new value, or null for a deletion (insertion order is the apply order). */
   private declare batch: Map<string, Uint8Array | null> | undefined;
 

@@ -127,7 +127,7 @@ export interface AccessControlOptions {
 
 export class AccessControl {
   private declare readonly entries: AccessControlEntries;
-  private readonly deviceTypesOn: (endpoint: number) => readonly number[];
+  private declare readonly deviceTypesOn: (endpoint: number) => readonly number[];
 
   constructor(options: AccessControlOptions) {
     this.entries = options.entries;

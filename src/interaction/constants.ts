@@ -61,8 +61,10 @@ export type StatusCode = Status;
 
 /** Name of a status code for logs ("UnsupportedAccess (0x7e)"). */
 export function statusName(code: number): string {
-  for (const [name, value] of Object.entries(Status)) if (value === code) return `${name} (0x${code.toString(16)})`;
-  return `status 0x${code.toString(16)}`;
+  // The enum's reverse mapping: the name of a known code, undefined for any other.
+  const name: string | undefined = Status[code];
+  const hex = `0x${code.toString(16)}`;
+  return name ? `${name} (${hex})` : `status ${hex}`;
 }
 
 /**

@@ -340,14 +340,15 @@ export abstract class ClusterServer {
 /** Deep equality for attribute values (numbers, bigints, strings, bytes, arrays, plain objects). */
 export function valuesEqual(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
-  if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!valuesEqual(a[i], b[i])) return false;
+  const bytes = a instanceof Uint8Array;
+  const list = Array.isArray(a);
+  // Bytes equal bytes and lists equal lists, element by element; never one the other.
+  if (bytes || list || b instanceof Uint8Array || Array.isArray(b)) {
+    if (bytes !== b instanceof Uint8Array || list !== Array.isArray(b)) return false;
+    const x = a as ArrayLike<unknown>;
+    const y = b as ArrayLike<unknown>;
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!valuesEqual(x[i], y[i])) return false;
     return true;
   }
   if (typeof a === "object" && typeof b === "object" && a !== null && b !== null) {
@@ -416,7 +417,7 @@ export interface DataModelOptions {
 export class DataModel {
   declare readonly clock: Clock;
   declare readonly events: EventLog;
-  readonly log: (level: LogLevel, message: string) => void;
+  declare readonly log: (level: LogLevel, message: string) => void;
   private declare readonly random: Random;
   private declare readonly store: AttributeStore | undefined;
   private readonly endpointList: Endpoint[] = [];

@@ -81,6 +81,18 @@ function allowed(scope: ReadScope, endpoint: number, cluster: number, privilege:
   return scope.access.allows(scope.subject, { endpoint, cluster }, privilege);
 }
 
+/**
+ * The cluster a concrete path names, or the status that refuses the path. Access to the cluster
+ * is checked before its existence (spec 1.4), so that a subject without access learns nothing
+ * about what the node has.
+ */
+export function locateCluster(model: DataModel, access: AccessControl, subject: SubjectDescriptor, endpointId: number, clusterId: number, privilege: PrivilegeLevel = Privilege.View): ClusterServer | Status {
+  if (!access.allows(subject, { endpoint: endpointId, cluster: clusterId }, privilege)) return Status.UnsupportedAccess;
+  const endpoint = model.endpoint(endpointId);
+  if (!endpoint) return Status.UnsupportedEndpoint;
+  return endpoint.cluster(clusterId) ?? Status.UnsupportedCluster;
+}
+
 function versionFiltered(filters: readonly DataVersionFilter[] | undefined, cluster: ClusterServer): boolean {
   if (!filters) return false;
   for (const filter of filters) {
@@ -147,13 +159,8 @@ function concreteAttribute(scope: ReadScope, path: AttributePath, options: Attri
   const attributeId = path.attribute!;
   const reported: AttributePath = { endpoint: endpointId, cluster: clusterId, attribute: attributeId };
   const fail = (status: number) => ({ item: statusItem(reported, status), status });
-  // Spec 1.4: access to the cluster is checked before its existence, so that a subject without
-  // access learns nothing about what the node has.
-  if (!allowed(scope, endpointId, clusterId, Privilege.View)) return fail(Status.UnsupportedAccess);
-  const endpoint = scope.model.endpoint(endpointId);
-  if (!endpoint) return fail(Status.UnsupportedEndpoint);
-  const cluster = endpoint.cluster(clusterId);
-  if (!cluster) return fail(Status.UnsupportedCluster);
+  const cluster = locateCluster(scope.model, scope.access, scope.subject, endpointId, clusterId);
+  if (typeof cluster === "number") return fail(cluster);
   const attribute = findAttribute(cluster.definition, attributeId);
   if (!attribute) return fail(Status.UnsupportedAttribute);
   if (attribute.readPrivilege !== Privilege.View && !allowed(scope, endpointId, clusterId, attribute.readPrivilege)) return fail(Status.UnsupportedAccess);
@@ -232,11 +239,8 @@ export function* eventReportItems(scope: ReadScope, paths: readonly EventPath[],
 }
 
 function concreteEventStatus(scope: ReadScope, endpointId: number, clusterId: number, eventId: number): number | undefined {
-  if (!allowed(scope, endpointId, clusterId, Privilege.View)) return Status.UnsupportedAccess;
-  const endpoint = scope.model.endpoint(endpointId);
-  if (!endpoint) return Status.UnsupportedEndpoint;
-  const cluster = endpoint.cluster(clusterId);
-  if (!cluster) return Status.UnsupportedCluster;
+  const cluster = locateCluster(scope.model, scope.access, scope.subject, endpointId, clusterId);
+  if (typeof cluster === "number") return cluster;
   const definition = findEvent(cluster.definition, eventId);
   if (!definition) return Status.UnsupportedEvent;
   if (definition.privilege !== Privilege.View && !allowed(scope, endpointId, clusterId, definition.privilege)) return Status.UnsupportedAccess;

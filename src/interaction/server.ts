@@ -49,7 +49,7 @@ import {
   type WriteRequestMessage,
 } from "./messages";
 import { findAttribute, findCommand, type DataModel, type InvokeContext, type WriteContext } from "./model";
-import { ReportPacker, attributeReportItems, checkReadPaths, eventMinFrom, eventReportItems, type ReadScope, type ReportItem } from "./reports";
+import { ReportPacker, attributeReportItems, checkReadPaths, eventMinFrom, eventReportItems, locateCluster, type ReadScope, type ReportItem } from "./reports";
 import { SchemaError, decodeValue, encodeValue, visibleEntry } from "./schema";
 import { SubscriptionManager } from "./subscriptions";
 
@@ -149,8 +149,8 @@ export class InteractionServer {
   private declare readonly model: DataModel;
   private declare readonly access: AccessControl;
   private declare readonly random: Random;
-  private readonly describeSubject: (session: SecureSession) => SubjectDescriptor;
-  private readonly log: (level: LogLevel, message: string) => void;
+  private declare readonly describeSubject: (session: SecureSession) => SubjectDescriptor;
+  private declare readonly log: (level: LogLevel, message: string) => void;
   private readonly running = new Set<Promise<void>>();
 
   constructor(options: InteractionServerOptions) {
@@ -406,10 +406,8 @@ export class InteractionServer {
     if (append) path.listIndex = null;
     const status = (code: number | StatusIB): AttributeStatus => ({ path, status: typeof code === "number" ? { status: code } : code });
     const target = { endpoint, cluster: clusterId };
-    if (!access.allows(subject, target, Privilege.View)) return status(Status.UnsupportedAccess);
-    const cluster = model.cluster(endpoint, clusterId);
-    if (!model.endpoint(endpoint)) return status(Status.UnsupportedEndpoint);
-    if (!cluster) return status(Status.UnsupportedCluster);
+    const cluster = locateCluster(model, access, subject, endpoint, clusterId);
+    if (typeof cluster === "number") return status(cluster);
     const attribute = findAttribute(cluster.definition, attributeId);
     if (!attribute) return status(Status.UnsupportedAttribute);
     const { writePrivilege, fabricScoped, schema, name } = attribute;
@@ -521,10 +519,8 @@ export class InteractionServer {
     const ref = data.commandRef;
     const status = (code: number | StatusIB): Uint8Array => commandStatusItem(path, typeof code === "number" ? { status: code } : code, ref);
     const target = { endpoint, cluster: clusterId };
-    if (!access.allows(subject, target, Privilege.Operate)) return status(Status.UnsupportedAccess);
-    if (!model.endpoint(endpoint)) return status(Status.UnsupportedEndpoint);
-    const cluster = model.cluster(endpoint, clusterId);
-    if (!cluster) return status(Status.UnsupportedCluster);
+    const cluster = locateCluster(model, access, subject, endpoint, clusterId, Privilege.Operate);
+    if (typeof cluster === "number") return status(cluster);
     const command = findCommand(cluster.definition, commandId);
     if (!command) return status(Status.UnsupportedCommand);
     const { request, fabricScoped, name, response } = command;
