@@ -440,17 +440,12 @@ class DnsWriter {
   }
 
   u16(value: number): void {
-    const at = this.reserve(2);
-    this.buffer[at] = value >> 8;
-    this.buffer[at + 1] = value & 0xff;
+    this.setU16(this.reserve(2), value);
   }
 
   u32(value: number): void {
-    const at = this.reserve(4);
-    this.buffer[at] = (value >>> 24) & 0xff;
-    this.buffer[at + 1] = (value >>> 16) & 0xff;
-    this.buffer[at + 2] = (value >>> 8) & 0xff;
-    this.buffer[at + 3] = value & 0xff;
+    this.u16(value >>> 16);
+    this.u16(value & 0xffff);
   }
 
   bytes(data: Uint8Array): void {

@@ -95,9 +95,14 @@ export function encodeBtpHandshakeRequest(request: BtpHandshakeRequest): Uint8Ar
   return out;
 }
 
+/** Length, flags and opcode of a handshake request or response. */
+function checkHandshake(bytes: Uint8Array, length: number, what: string): void {
+  if (bytes.length !== length) throw new BtpError(`handshake ${what} of ${bytes.length} bytes`);
+  if (bytes[0] !== HANDSHAKE_FLAGS || bytes[1] !== HANDSHAKE_OPCODE) throw new BtpError(`not a BTP handshake ${what}`);
+}
+
 export function decodeBtpHandshakeRequest(bytes: Uint8Array): BtpHandshakeRequest {
-  if (bytes.length !== HANDSHAKE_REQUEST_LENGTH) throw new BtpError(`handshake request of ${bytes.length} bytes`);
-  if (bytes[0] !== HANDSHAKE_FLAGS || bytes[1] !== HANDSHAKE_OPCODE) throw new BtpError("not a BTP handshake request");
+  checkHandshake(bytes, HANDSHAKE_REQUEST_LENGTH, "request");
   const versions: number[] = [];
   for (let i = 0; i < 8; i++) {
     const version = (bytes[2 + (i >> 1)]! >> (i % 2 === 0 ? 0 : 4)) & 0x0f;
@@ -105,7 +110,7 @@ export function decodeBtpHandshakeRequest(bytes: Uint8Array): BtpHandshakeReques
   }
   if (versions.length === 0) throw new BtpError("handshake request lists no version");
   const windowSize = bytes[8]!;
-  if (windowSize === 0) throw new BtpError("handshake request with a window of 0");
+  if (windowSize === 0) throw new BtpError("handshake window of 0");
   return { versions, attMtu: bytes[6]! | (bytes[7]! << 8), windowSize };
 }
 
@@ -117,11 +122,10 @@ export function encodeBtpHandshakeResponse(response: BtpHandshakeResponse): Uint
 }
 
 export function decodeBtpHandshakeResponse(bytes: Uint8Array): BtpHandshakeResponse {
-  if (bytes.length !== HANDSHAKE_RESPONSE_LENGTH) throw new BtpError(`handshake response of ${bytes.length} bytes`);
-  if (bytes[0] !== HANDSHAKE_FLAGS || bytes[1] !== HANDSHAKE_OPCODE) throw new BtpError("not a BTP handshake response");
+  checkHandshake(bytes, HANDSHAKE_RESPONSE_LENGTH, "response");
   const response = { version: bytes[2]! & 0x0f, segmentSize: bytes[3]! | (bytes[4]! << 8), windowSize: bytes[5]! };
   if (response.segmentSize < BTP_DEFAULT_SEGMENT_SIZE) throw new BtpError(`segment size ${response.segmentSize} is below ${BTP_DEFAULT_SEGMENT_SIZE}`);
-  if (response.windowSize === 0) throw new BtpError("handshake response with a window of 0");
+  if (response.windowSize === 0) throw new BtpError("handshake window of 0");
   return response;
 }
 
