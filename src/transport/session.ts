@@ -201,15 +201,15 @@ export interface SessionManagerOptions {
 }
 
 function checkKey(bytes: Uint8Array, what: string): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== 16) throw new SessionError(`${what} must be 16 bytes`);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 16) throw new SessionError(`${what} not 16 bytes`);
 }
 
 function checkSessionId(id: number, what: string): void {
-  if (!Number.isInteger(id) || id < 1 || id > 0xffff) throw new SessionError(`${what} must be 1..65535, got ${id}`);
+  if (!Number.isInteger(id) || id < 1 || id > 0xffff) throw new SessionError(`${what} ${id} not in 1..65535`);
 }
 
 function checkNodeId(id: bigint, what: string): void {
-  if (typeof id !== "bigint" || id < 0n || id > U64_MAX) throw new SessionError(`${what} must be an unsigned 64-bit bigint`);
+  if (typeof id !== "bigint" || id < 0n || id > U64_MAX) throw new SessionError(`${what} not a u64 bigint`);
 }
 
 export class SessionManager {
@@ -231,8 +231,7 @@ export class SessionManager {
     this.random = options.random;
     this.maxSecureSessions = options.maxSecureSessions ?? DEFAULT_MAX_SECURE_SESSIONS;
     this.maxUnsecuredSessions = options.maxUnsecuredSessions ?? DEFAULT_MAX_UNSECURED_SESSIONS;
-    if (!Number.isInteger(this.maxSecureSessions) || this.maxSecureSessions < 1) throw new SessionError("maxSecureSessions must be at least 1");
-    if (!Number.isInteger(this.maxUnsecuredSessions) || this.maxUnsecuredSessions < 1) throw new SessionError("maxUnsecuredSessions must be at least 1");
+    for (const limit of [this.maxSecureSessions, this.maxUnsecuredSessions]) if (!Number.isInteger(limit) || limit < 1) throw new SessionError(`session table size ${limit}`);
     this.localParameters = checkSessionParameters(options.localParameters ?? DEFAULT_SESSION_PARAMETERS);
     this.unsecuredCounter = new RollingCounter(randomInitialCounter(this.random));
   }
@@ -268,7 +267,7 @@ export class SessionManager {
   }
 
   createSecureSession(options: SecureSessionOptions): SecureSession {
-    if (options.kind !== "pase" && options.kind !== "case") throw new SessionError(`unknown secure session kind ${String(options.kind)}`);
+    if (options.kind !== "pase" && options.kind !== "case") throw new SessionError(`secure session kind ${String(options.kind)}`);
     checkSessionId(options.localSessionId, "local session id");
     checkSessionId(options.peerSessionId, "peer session id");
     checkKey(options.i2rKey, "I2R key");
@@ -276,8 +275,8 @@ export class SessionManager {
     checkKey(options.attestationChallenge, "attestation challenge");
     checkNodeId(options.peerNodeId, "peer node id");
     checkNodeId(options.localNodeId, "local node id");
-    if (!Number.isInteger(options.fabricIndex) || options.fabricIndex < 0 || options.fabricIndex > 254) throw new SessionError(`invalid fabric index ${options.fabricIndex}`);
-    if (options.caseAuthenticatedTags && options.caseAuthenticatedTags.length > 3) throw new SessionError("at most 3 CASE authenticated tags");
+    if (!Number.isInteger(options.fabricIndex) || options.fabricIndex < 0 || options.fabricIndex > 254) throw new SessionError(`fabric index ${options.fabricIndex}`);
+    if (options.caseAuthenticatedTags && options.caseAuthenticatedTags.length > 3) throw new SessionError("over 3 CASE authenticated tags");
     if (this.secure.has(options.localSessionId)) throw new SessionError(`local session id ${options.localSessionId} is in use`);
     if (this.secure.size >= this.maxSecureSessions) this.evictSecureSession();
     const session = new SecureSession(options, randomInitialCounter(this.random), this.clock.now());
