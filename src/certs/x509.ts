@@ -277,7 +277,7 @@ const encodedName = (value: Name | Uint8Array) => (value instanceof Uint8Array ?
 
 export function encodeTbsCertificate(fields: TbsCertificateFields): Uint8Array {
   checkSerialNumber(fields.serialNumber);
-  if (fields.extensions.length === 0) throw new CertificateError("a v3 certificate here needs at least one extension");
+  if (fields.extensions.length === 0) throw new CertificateError("a certificate needs an extension");
   return derSequence(
     derExplicit(0, derInteger(2)),
     derElement(DER_INTEGER, fields.serialNumber),

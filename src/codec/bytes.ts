@@ -164,7 +164,7 @@ export function utf8Decode(bytes: Uint8Array): string {
 function checkInt(value: number, bits: number, signed: boolean): void {
   const min = signed ? -(2 ** (bits - 1)) : 0;
   if (!Number.isInteger(value) || value < min || value >= min + 2 ** bits) {
-    throw new CodecError(`${signed ? "i" : "u"}${bits}: ${value} is not ${signed ? "a signed" : "an unsigned"} ${bits}-bit integer`);
+    throw new CodecError(`${signed ? "i" : "u"}${bits}: ${value} is out of range`);
   }
 }
 
@@ -256,11 +256,10 @@ export class ByteWriter {
   }
 
   private put64(value: bigint | number, signed: boolean): this {
-    const name = signed ? "i64" : "u64";
-    if (typeof value !== "bigint" && !Number.isInteger(value)) throw new CodecError(`${name}: ${value} is not an integer`);
-    let big = BigInt(value);
     const min = signed ? I64_MIN : 0n;
-    if (big < min || big >= min + U64_LIMIT) throw new CodecError(`${name}: ${value} is not ${signed ? "a signed" : "an unsigned"} 64-bit integer`);
+    // A fractional number is out of range too (BigInt() would throw a RangeError on it).
+    let big = typeof value === "bigint" || Number.isInteger(value) ? BigInt(value) : min - 1n;
+    if (big < min || big >= min + U64_LIMIT) throw new CodecError(`${signed ? "i" : "u"}64: ${value} is out of range`);
     // Two's complement by addition: XS 13.3 rounds some bit operations on negative bigints wrongly.
     if (big < 0n) big += U64_LIMIT;
     return this.put(Number(big & 0xffffffffn), 32, false, true).put(Number(big >> 32n), 32, false, true);
@@ -313,7 +312,7 @@ export class ByteReader {
 
   private take(count: number): number {
     if (count > this.data.length - this.position) {
-      throw new CodecError(`truncated: ${count} bytes needed at offset ${this.position}, ${this.data.length - this.position} left`);
+      throw new CodecError(`truncated: need ${count} bytes at offset ${this.position}`);
     }
     const at = this.position;
     this.position += count;

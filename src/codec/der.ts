@@ -192,7 +192,7 @@ export function derOid(dotted: string): Uint8Array {
   const parts = typeof dotted === "string" ? dotted.split(".") : [];
   if (parts.length < 2 || !parts.every((part) => ARC.test(part))) throw new CodecError(`DER: invalid OID '${String(dotted)}'`);
   const [root, second, ...rest] = parts.map(BigInt) as [bigint, bigint, ...bigint[]];
-  if (root > 2n || (root < 2n && second > 39n)) throw new CodecError(`DER: invalid OID '${dotted}' (first arcs out of range)`);
+  if (root > 2n || (root < 2n && second > 39n)) throw new CodecError(`DER: invalid OID '${dotted}'`);
   const octets: number[] = [];
   for (const subidentifier of [root * 40n + second, ...rest]) {
     // Base 128, most significant group first, the high bit set on all but the last.
@@ -208,7 +208,7 @@ export function derOid(dotted: string): Uint8Array {
 export function derBitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
   if (!Number.isInteger(unusedBits) || unusedBits < 0 || unusedBits > 7) throw new CodecError(`DER: ${unusedBits} unused bits is outside 0..7`);
   if (bytes.length === 0 ? unusedBits !== 0 : bytes[bytes.length - 1]! & ((1 << unusedBits) - 1)) {
-    throw new CodecError("DER: unused bits of a BIT STRING must be zero (an empty one has none)");
+    throw new CodecError("DER: BIT STRING unused bits must be zero, none if empty");
   }
   return derElement(DER_BIT_STRING, concatBytes(Uint8Array.of(unusedBits), bytes));
 }
