@@ -61,7 +61,7 @@ import type { PaseVerifier } from "./securechannel/pase";
 import { BtpTransport } from "./transport/btp";
 import type { ExchangeManager, UnsolicitedHandler } from "./transport/exchange";
 import type { SecureSession, Session } from "./transport/session";
-import { describePeer, type Transport } from "./transport/transport";
+import { describePeer } from "./transport/transport";
 import { MATTER_UDP_PORT, udpPeer } from "./transport/udp";
 
 export interface DeviceOptions {

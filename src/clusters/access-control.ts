@@ -19,7 +19,7 @@ import type { FabricScopedData } from "../commissioning/fabric-table";
 import type { FailSafeContext, FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
 import { groupSubject, isCaseSubject, type AccessControlEntries, type AccessControlEntry, type AccessControlTarget } from "../interaction/access-control";
-import { AuthMode, Privilege, Status, type AuthModeValue, type PrivilegeLevel, freeze } from "../interaction/constants";
+import { AuthMode, Privilege, Status, type AuthModeValue, type PrivilegeLevel } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
 import { ClusterServer, attribute, defineCluster, event, type AttributeDefinition, type ReadContext, type WriteContext } from "../interaction/model";

@@ -15,7 +15,7 @@ import {
   type CommissioningWindowManager,
 } from "../commissioning/commissioning-window";
 import type { FailSafeContext } from "../commissioning/fail-safe";
-import { Privilege, Status, freeze } from "../interaction/constants";
+import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import { empty, enum8, fabricIndex, field, nullable, octets, struct, uint, uint16, uint32, vendorId } from "../interaction/schema";

@@ -6,7 +6,7 @@
 // Events: StartUp at every start; ShutDown and Leave when the device calls shutDown()/leave().
 import type { Random } from "../crypto";
 import type { FactoryData } from "../factory";
-import { DATA_MODEL_REVISION, Privilege, SPECIFICATION_VERSION, Status, freeze } from "../interaction/constants";
+import { DATA_MODEL_REVISION, Privilege, SPECIFICATION_VERSION, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
 import { ClusterServer, attribute, defineCluster, event, type AttributeDefinition, type WriteContext } from "../interaction/model";

@@ -1,6 +1,5 @@
 // Descriptor cluster (0x001D, Core spec 9.5, revision 2): what an endpoint is and holds. Every
 // value is derived from the node's composition when read; nothing is stored.
-import { freeze } from "../interaction/constants";
 import { ClusterServer, attribute, defineCluster, type AttributeDefinition, type ReadContext } from "../interaction/model";
 import { clusterId, deviceTypeId, endpointNo, field, list, struct, uint } from "../interaction/schema";
 import { ClusterId } from "./ids";

@@ -16,7 +16,7 @@
 import { TlvStruct, TlvWriter } from "../codec/tlv";
 import { DEFAULT_FAIL_SAFE_EXPIRY_SECONDS, MAX_CUMULATIVE_FAIL_SAFE_SECONDS, type FailSafeContext, type FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
-import { Privilege, Status, freeze } from "../interaction/constants";
+import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type CommandDefinition, type InvokeContext } from "../interaction/model";
 import { bool, empty, enum8, field, string, struct, uint16, uint64 } from "../interaction/schema";

@@ -3,7 +3,7 @@
 // UpTime, TestEventTriggersEnabled, the TestEventTrigger and TimeSnapshot commands and the
 // BootReason event.
 import type { NetworkInterfaceInfo } from "../platform";
-import { Privilege, Status, freeze } from "../interaction/constants";
+import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { EventPriority } from "../interaction/events";
 import { ClusterServer, attribute, command, defineCluster, event, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";

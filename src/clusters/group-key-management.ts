@@ -9,7 +9,7 @@
 // its start time present, later epochs after earlier ones, keys 16 bytes (CONSTRAINT_ERROR
 // otherwise), TrustFirst security policy; the IPK takes only EpochKey0.
 import { OperationalCertError, type OperationalFabricTable } from "../commissioning/fabric-table";
-import { Privilege, Status, freeze } from "../interaction/constants";
+import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type WriteContext } from "../interaction/model";
 import { empty, endpointNo, enum8, fabricIndexField, field, list, nullable, octets, string, struct, uint16, uint64 } from "../interaction/schema";

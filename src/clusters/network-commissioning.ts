@@ -14,7 +14,7 @@ import { TlvStruct, TlvWriter } from "../codec/tlv";
 import { bytesEqual, utf8Encode } from "../codec/bytes";
 import type { FailSafeContext, FailSafeParticipant } from "../commissioning/fail-safe";
 import type { TransactionalStore } from "../commissioning/transactional-store";
-import { Privilege, Status, freeze } from "../interaction/constants";
+import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import { bitmap8, bool, enum8, field, int32, int8, list, nullable, octets, string, struct, uint16, uint64, uint8 } from "../interaction/schema";

@@ -22,7 +22,7 @@ import type { FailSafeContext } from "../commissioning/fail-safe";
 import { OperationalCertError, OperationalCertStatus, type Fabric, type OperationalFabricTable } from "../commissioning/fabric-table";
 import type { DeviceAttestation } from "../factory";
 import { isCaseSubject } from "../interaction/access-control";
-import { Privilege, Status, freeze } from "../interaction/constants";
+import { Privilege, Status } from "../interaction/constants";
 import { StatusError } from "../interaction/errors";
 import { ClusterServer, attribute, command, defineCluster, type AttributeDefinition, type CommandDefinition, type InvokeContext, type ReadContext } from "../interaction/model";
 import {
@@ -247,11 +247,10 @@ export class OperationalCredentialsServer extends ClusterServer {
   }
 
   private csrRequest(request: { csrNonce: Uint8Array; isForUpdateNoc?: boolean }, context: InvokeContext) {
-    const { failSafe, fabrics } = this.options;
     this.requireNoNoc(context);
     const forUpdate = request.isForUpdateNoc === true;
     if (forUpdate && context.fabricIndex === 0) throw new StatusError(Status.InvalidCommand, "a CSR for UpdateNOC needs an accessing fabric");
-    const { csr } = fabrics.createOperationalKey(forUpdate);
+    const { csr } = this.options.fabrics.createOperationalKey(forUpdate);
     const elements = encodeNocsrElements({ csr, csrNonce: request.csrNonce });
     return { nocsrElements: elements, attestationSignature: this.signed(elements, context) };
   }

@@ -7,7 +7,6 @@
 //
 // Capacity: 32 events (about 40 bytes each plus payload). When full, the oldest event of the
 // lowest priority present is dropped, so debug events never push out critical ones.
-import { freeze } from "./constants";
 
 /** Where the next event-number epoch is kept (a key of the platform store in the device). */
 export interface EventNumberStore {

@@ -7,7 +7,7 @@
 // empty list followed by one append item (ListIndex null) per entry, across messages.
 import { decodeTlv } from "../codec/tlv";
 import type { AccessControl, SubjectDescriptor } from "./access-control";
-import { Privilege, Status, isGlobalAttributeId, GlobalAttribute, type PrivilegeLevel, freeze } from "./constants";
+import { Privilege, Status, isGlobalAttributeId, GlobalAttribute, type PrivilegeLevel } from "./constants";
 import { StatusError } from "./errors";
 import {
   REPORT_DATA_OVERHEAD,
