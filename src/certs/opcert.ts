@@ -217,34 +217,38 @@ export function futureExtensionInfo(der: Uint8Array): { oid: string; critical: b
   return { oid, critical };
 }
 
-const KEY_ID_KINDS = { 4: "subject-key-id", 5: "authority-key-id" } as const;
+/** Kind and TLV type of each extension, by tag (1 to 6). */
+const EXTENSION_KINDS = [undefined, "basic-constraints", "key-usage", "extended-key-usage", "subject-key-id", "authority-key-id", "future"] as const;
+const EXTENSION_TYPES: readonly (TlvType | undefined)[] = [undefined, "structure", "uint", "array", "bytes", "bytes", "bytes"];
 
 function decodeExtensions(element: TlvElement): OpCertExtension[] {
   const seen = new Set<unknown>();
   const extensions = childrenOf(element).map((child): OpCertExtension => {
     const { tag, type } = child;
+    const expectedType = typeof tag === "number" ? EXTENSION_TYPES[tag] : undefined;
+    if (!expectedType) throw new CertificateError(`extensions: unknown tag ${describeTag(child)}`);
+    const kind = EXTENSION_KINDS[tag as number]!;
+    if (type !== expectedType) throw new CertificateError(`${kind} must be ${expectedType}`);
     if (tag !== EXTENSION_FUTURE) {
       if (seen.has(tag)) throw new CertificateError(`extensions: tag ${String(tag)} appears twice`);
       seen.add(tag);
     }
-    switch (tag) {
-      case EXTENSION_BASIC_CONSTRAINTS: {
-        if (type !== "structure") throw new CertificateError("basic-constraints must be a structure");
-        const fields = new OrderedFields(childrenOf(child), "basic-constraints");
+    switch (kind) {
+      case "basic-constraints": {
+        const fields = new OrderedFields(childrenOf(child), kind);
         const ca = fields.next(1, "bool").value as boolean;
         const pathElement = fields.optional(2, "uint");
         fields.end();
-        if (!pathElement) return { kind: "basic-constraints", ca };
+        if (!pathElement) return { kind, ca };
         if (!ca) throw new CertificateError("basic-constraints: path length without CA");
-        return { kind: "basic-constraints", ca, pathLength: uintOf(pathElement, 255, "path length") };
+        return { kind, ca, pathLength: uintOf(pathElement, 255, "path length") };
       }
-      case EXTENSION_KEY_USAGE: {
-        const flags = uintOf(child, 0xffff, "key-usage");
+      case "key-usage": {
+        const flags = uintOf(child, 0xffff, kind);
         if (flags & ~KEY_USAGE_ALL) throw new CertificateError(`key-usage 0x${flags.toString(16)} has unknown bits`);
-        return { kind: "key-usage", flags };
+        return { kind, flags };
       }
-      case EXTENSION_EXTENDED_KEY_USAGE: {
-        if (type !== "array") throw new CertificateError("extended-key-usage must be an array");
+      case "extended-key-usage": {
         const purposes = childrenOf(child).map((purpose) => {
           if (purpose.tag !== undefined) throw new CertificateError("extended-key-usage: tagged member");
           const value = uintOf(purpose, 255, "key purpose");
@@ -252,21 +256,18 @@ function decodeExtensions(element: TlvElement): OpCertExtension[] {
           return value;
         });
         if (purposes.length === 0) throw new CertificateError("extended-key-usage is empty");
-        return { kind: "extended-key-usage", purposes };
+        return { kind, purposes };
       }
-      case EXTENSION_SUBJECT_KEY_ID:
-      case EXTENSION_AUTHORITY_KEY_ID: {
-        const keyId = bytesOf(child, `extension ${tag}`);
-        if (keyId.length !== 20) throw new CertificateError(`key id of ${keyId.length} bytes, not 20 bytes`);
-        return { kind: KEY_ID_KINDS[tag], keyId };
-      }
-      case EXTENSION_FUTURE: {
-        const der = bytesOf(child, "future-extension");
+      case "future": {
+        const der = bytesOf(child);
         decodeFutureExtension(der);
-        return { kind: "future", der };
+        return { kind, der };
       }
-      default:
-        throw new CertificateError(`extensions: unknown tag ${describeTag(child)}`);
+      default: {
+        const keyId = bytesOf(child);
+        if (keyId.length !== 20) throw new CertificateError(`key id of ${keyId.length} bytes, not 20 bytes`);
+        return { kind, keyId };
+      }
     }
   });
   if (extensions.length === 0) throw new CertificateError("extensions list is empty");
