@@ -10,7 +10,12 @@ import { KEY_USAGE_CRL_SIGN, KEY_USAGE_DIGITAL_SIGNATURE, KEY_USAGE_KEY_CERT_SIG
 import { checkCaKeyUsage, checkIssuerLinks } from "./x509";
 import {
   decodeMatterCertificate,
-  DnTag,
+  DN_TAG_CASE_AUTHENTICATED_TAG,
+  DN_TAG_FABRIC_ID,
+  DN_TAG_FIRMWARE_SIGNING_ID,
+  DN_TAG_ICAC_ID,
+  DN_TAG_NODE_ID,
+  DN_TAG_RCAC_ID,
   findExtension,
   futureExtensionInfo,
   matterTimeToUnix,
@@ -42,10 +47,10 @@ export function isValidCaseAuthenticatedTag(tag: number): boolean {
 
 /** The subject attribute that names each kind of certificate. */
 const KIND_BY_ID_TAG: Record<number, OperationalCertificateKind> = {
-  [DnTag.rcacId]: "rcac",
-  [DnTag.icacId]: "icac",
-  [DnTag.nodeId]: "noc",
-  [DnTag.firmwareSigningId]: "firmware-signing",
+  [DN_TAG_RCAC_ID]: "rcac",
+  [DN_TAG_ICAC_ID]: "icac",
+  [DN_TAG_NODE_ID]: "noc",
+  [DN_TAG_FIRMWARE_SIGNING_ID]: "firmware-signing",
 };
 
 /** Reads what a subject DN says about the certificate (CHIP ChipDN::GetCertType rules). */
@@ -61,11 +66,11 @@ export function readOperationalSubject(subject: DnEntry[]): OperationalSubject {
       kind = attributeKind;
       id = value as bigint;
       if (kind === "noc" && !isOperationalNodeId(id)) throw new CertificateError(`node id 0x${id.toString(16)} is not an operational node id`);
-    } else if (tag === DnTag.fabricId) {
+    } else if (tag === DN_TAG_FABRIC_ID) {
       if (fabricId !== undefined) throw new CertificateError("subject has two fabric ids");
       fabricId = value as bigint;
       if (fabricId === 0n) throw new CertificateError("fabric id 0 is not valid");
-    } else if (tag === DnTag.caseAuthenticatedTag) {
+    } else if (tag === DN_TAG_CASE_AUTHENTICATED_TAG) {
       const cat = Number(value);
       if (!isValidCaseAuthenticatedTag(cat)) throw new CertificateError(`CAT 0x${cat.toString(16)} has version 0`);
       cats.push(cat);

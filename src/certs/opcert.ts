@@ -91,6 +91,14 @@ const DOMAIN_COMPONENT_TAG = 16;
 /** Extensions with a Matter TLV tag of their own, which a future-extension may not carry. */
 const MATTER_EXTENSION_OIDS: string[] = [OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, OID_EXTENDED_KEY_USAGE, OID_SUBJECT_KEY_IDENTIFIER, OID_AUTHORITY_KEY_IDENTIFIER];
 
+// Tags of the Matter identifier attributes, one constant each (they minify to short names).
+export const DN_TAG_NODE_ID = 17;
+export const DN_TAG_FIRMWARE_SIGNING_ID = 18;
+export const DN_TAG_ICAC_ID = 19;
+export const DN_TAG_RCAC_ID = 20;
+export const DN_TAG_FABRIC_ID = 21;
+export const DN_TAG_CASE_AUTHENTICATED_TAG = 22;
+
 /** Distinguished-name attribute tags, for building subjects and reading them back. */
 export const DnTag = {
   commonName: 1,
@@ -109,12 +117,12 @@ export const DnTag = {
   dnQualifier: 14,
   pseudonym: 15,
   domainComponent: 16,
-  nodeId: 17,
-  firmwareSigningId: 18,
-  icacId: 19,
-  rcacId: 20,
-  fabricId: 21,
-  caseAuthenticatedTag: 22,
+  nodeId: DN_TAG_NODE_ID,
+  firmwareSigningId: DN_TAG_FIRMWARE_SIGNING_ID,
+  icacId: DN_TAG_ICAC_ID,
+  rcacId: DN_TAG_RCAC_ID,
+  fabricId: DN_TAG_FABRIC_ID,
+  caseAuthenticatedTag: DN_TAG_CASE_AUTHENTICATED_TAG,
   vvsId: 23,
   /** Add to a string attribute's tag to carry it as PrintableString. */
   printable: PRINTABLE_FLAG,
