@@ -67,23 +67,16 @@ const Tag = {
   signature: 11,
 } as const;
 
-// Matter TLV tags of the extensions list.
-const EXTENSION_BASIC_CONSTRAINTS = 1;
-const EXTENSION_KEY_USAGE = 2;
-const EXTENSION_EXTENDED_KEY_USAGE = 3;
-const EXTENSION_SUBJECT_KEY_ID = 4;
-const EXTENSION_AUTHORITY_KEY_ID = 5;
-const EXTENSION_FUTURE = 6;
-
-/** The same tags by name, for the writer. */
+/** Matter TLV tags of the extensions list. */
 const ExtensionTag = {
-  basicConstraints: EXTENSION_BASIC_CONSTRAINTS,
-  keyUsage: EXTENSION_KEY_USAGE,
-  extendedKeyUsage: EXTENSION_EXTENDED_KEY_USAGE,
-  subjectKeyId: EXTENSION_SUBJECT_KEY_ID,
-  authorityKeyId: EXTENSION_AUTHORITY_KEY_ID,
-  future: EXTENSION_FUTURE,
+  basicConstraints: 1,
+  keyUsage: 2,
+  extendedKeyUsage: 3,
+  subjectKeyId: 4,
+  authorityKeyId: 5,
+  future: 6,
 } as const;
+const EXTENSION_FUTURE = 6;
 
 /** Bit 7 of a DN tag: the string is a PrintableString rather than a UTF8String. */
 const PRINTABLE_FLAG = 0x80;
