@@ -93,60 +93,42 @@ export function utf8Length(text: string): number {
   return length;
 }
 
-/** Index of the first byte that breaks well-formed UTF-8 (RFC 3629), or -1 when all is valid. */
-export function utf8InvalidOffset(bytes: Uint8Array): number {
-  let i = 0;
-  while (i < bytes.length) {
-    const lead = bytes[i]!;
-    if (lead < 0x80) {
-      i++;
-      continue;
-    }
-    let count: number;
-    let low = 0x80;
-    let high = 0xbf;
-    if (lead >= 0xc2 && lead <= 0xdf) count = 1;
-    else if (lead >= 0xe0 && lead <= 0xef) {
-      count = 2;
-      if (lead === 0xe0) low = 0xa0; // overlong
-      if (lead === 0xed) high = 0x9f; // UTF-16 surrogates
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      count = 3;
-      if (lead === 0xf0) low = 0x90; // overlong
-      if (lead === 0xf4) high = 0x8f; // beyond U+10FFFF
-    } else return i;
-    for (let k = 1; k <= count; k++) {
-      const byte = bytes[i + k];
-      if (byte === undefined) return i;
-      if (k === 1 ? byte < low || byte > high : byte < 0x80 || byte > 0xbf) return i;
-    }
-    i += count + 1;
-  }
-  return -1;
-}
-
-/** Strict UTF-8 decoding: overlong forms, surrogates, code points past U+10FFFF and truncated sequences are errors. */
-export function utf8Decode(bytes: Uint8Array): string {
-  const bad = utf8InvalidOffset(bytes);
-  if (bad >= 0) throw new CodecError(`invalid UTF-8 at byte ${bad}`);
+/**
+ * Strict UTF-8 decoding in one pass (RFC 3629): the text, or the offset of the first byte that
+ * breaks well-formed UTF-8 (an overlong form, a surrogate, a code point past U+10FFFF, a
+ * truncated sequence).
+ */
+export function utf8DecodeOrOffset(bytes: Uint8Array): string | number {
   let out = "";
   let units: number[] = [];
   for (let i = 0; i < bytes.length; ) {
     const lead = bytes[i]!;
-    let code: number;
-    if (lead < 0x80) {
-      code = lead;
-      i += 1;
-    } else if (lead < 0xe0) {
-      code = ((lead & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
-      i += 2;
-    } else if (lead < 0xf0) {
-      code = ((lead & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
-      i += 3;
-    } else {
-      code = ((lead & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
-      i += 4;
+    let code = lead;
+    let count = 0;
+    // Allowed range of the first continuation byte; the others are 0x80..0xbf.
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0x80) {
+      if (lead >= 0xc2 && lead <= 0xdf) count = 1;
+      else if (lead >= 0xe0 && lead <= 0xef) {
+        count = 2;
+        if (lead === 0xe0) low = 0xa0; // overlong
+        if (lead === 0xed) high = 0x9f; // UTF-16 surrogates
+      } else if (lead >= 0xf0 && lead <= 0xf4) {
+        count = 3;
+        if (lead === 0xf0) low = 0x90; // overlong
+        if (lead === 0xf4) high = 0x8f; // beyond U+10FFFF
+      } else return i;
+      code = lead & (0x3f >> count);
+      for (let k = 1; k <= count; k++) {
+        const byte = bytes[i + k];
+        if (byte === undefined || byte < low || byte > high) return i;
+        code = (code << 6) | (byte & 0x3f);
+        low = 0x80;
+        high = 0xbf;
+      }
     }
+    i += count + 1;
     if (code >= 0x10000) {
       code -= 0x10000;
       units.push(0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
@@ -158,6 +140,19 @@ export function utf8Decode(bytes: Uint8Array): string {
     }
   }
   return out + String.fromCharCode(...units);
+}
+
+/** Index of the first byte that breaks well-formed UTF-8 (RFC 3629), or -1 when all is valid. */
+export function utf8InvalidOffset(bytes: Uint8Array): number {
+  const decoded = utf8DecodeOrOffset(bytes);
+  return typeof decoded === "number" ? decoded : -1;
+}
+
+/** Strict UTF-8 decoding: overlong forms, surrogates, code points past U+10FFFF and truncated sequences are errors. */
+export function utf8Decode(bytes: Uint8Array): string {
+  const decoded = utf8DecodeOrOffset(bytes);
+  if (typeof decoded === "number") throw new CodecError(`invalid UTF-8 at byte ${decoded}`);
+  return decoded;
 }
 
 /** CodecError unless `value` is a `bits`-bit integer (two's complement when `signed`). */

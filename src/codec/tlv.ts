@@ -5,7 +5,7 @@
 // lengths are little-endian. The decoder follows the reader rules of the reference SDK: context
 // tags are not allowed at top level, structure members must be tagged, array members must not be,
 // and an end-of-container carries no tag.
-import { ByteWriter, CodecError, utf8Decode, utf8Encode, utf8InvalidOffset, utf8Length } from "./bytes";
+import { ByteWriter, CodecError, utf8DecodeOrOffset, utf8Encode, utf8Length } from "./bytes";
 
 export type TlvTag =
   | undefined // anonymous
@@ -349,9 +349,9 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
         if (length > maxLength) fail(`${what} of ${length} bytes is over the limit of ${maxLength}`);
         const raw = input.subarray(offset, (offset += length));
         if (type === "utf8") {
-          const bad = utf8InvalidOffset(raw);
-          if (bad >= 0) fail(`invalid UTF-8 (byte offset ${offset - length + bad}) in the string`);
-          value = utf8Decode(raw);
+          const text = utf8DecodeOrOffset(raw);
+          if (typeof text === "number") fail(`invalid UTF-8 (byte offset ${offset - length + text}) in the string`);
+          value = text;
         } else value = raw;
       } else if (elementType === 0x14) value = null;
       else {
