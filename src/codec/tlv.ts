@@ -97,34 +97,32 @@ export class TlvWriter {
 
   private head(tag: TlvTag, elementType: number): void {
     const { out, open } = this;
-    const container = open[open.length - 1];
-    if (tag === undefined || typeof tag === "number") {
-      if (tag !== undefined && !isUint(tag, 0xff)) throw new CodecError(`TLV: context tag ${tag} is outside 0..255`);
-      checkPlacement(tag, container, "");
-      if (tag === undefined) out.u8(elementType);
-      else out.u8(TAG_CONTEXT | elementType).u8(tag);
-      return;
+    if (typeof tag === "number" ? !isUint(tag, 0xff) : tag !== undefined && (typeof tag !== "object" || tag === null)) {
+      throw new CodecError(`TLV: ${typeof tag === "number" ? "context " : ""}tag ${String(tag)} is invalid`);
     }
-    checkPlacement(tag, container, "");
-    if (typeof tag !== "object" || tag === null) throw new CodecError(`TLV: invalid tag ${String(tag)}`);
-    const full = tag as { vendor: unknown; profile: unknown; id: unknown };
-    let form = TAG_FULL;
-    let id: unknown = full.id;
-    if ("common" in tag) {
-      form = TAG_COMMON;
-      id = tag.common;
-    } else if ("implicit" in tag) {
-      form = TAG_IMPLICIT;
-      id = tag.implicit;
-    } else if (!isUint(full.vendor, 0xffff) || !isUint(full.profile, 0xffff)) {
-      throw new CodecError("TLV: vendor and profile ids must be 0..65535");
+    checkPlacement(tag, open[open.length - 1], "");
+    if (tag === undefined) out.u8(elementType);
+    else if (typeof tag === "number") out.u8(TAG_CONTEXT | elementType).u8(tag);
+    else {
+      const full = tag as { vendor: unknown; profile: unknown; id: unknown };
+      let form = TAG_FULL;
+      let id: unknown = full.id;
+      if ("common" in tag) {
+        form = TAG_COMMON;
+        id = tag.common;
+      } else if ("implicit" in tag) {
+        form = TAG_IMPLICIT;
+        id = tag.implicit;
+      } else if (!isUint(full.vendor, 0xffff) || !isUint(full.profile, 0xffff)) {
+        throw new CodecError("TLV: vendor and profile ids must be 0..65535");
+      }
+      if (!isUint(id, 0xffffffff)) throw new CodecError(`TLV: tag id ${String(id)} is outside 0..2^32-1`);
+      const wide = id > 0xffff;
+      out.u8(form | (wide ? WIDE_ID : 0) | elementType);
+      if (form === TAG_FULL) out.u16le(full.vendor as number).u16le(full.profile as number);
+      if (wide) out.u32le(id);
+      else out.u16le(id);
     }
-    if (!isUint(id, 0xffffffff)) throw new CodecError(`TLV: tag id ${String(id)} is outside 0..2^32-1`);
-    const wide = id > 0xffff;
-    out.u8(form | (wide ? WIDE_ID : 0) | elementType);
-    if (form === TAG_FULL) out.u16le(full.vendor as number).u16le(full.profile as number);
-    if (wide) out.u32le(id);
-    else out.u16le(id);
   }
 
   int(tag: TlvTag, value: number | bigint): this {
