@@ -39,7 +39,8 @@ async function runSuites(): Promise<void> {
   let passed = 0;
   let failed = 0;
   for (const name of names) {
-    const exported = (Modules.importNow(name) as { default: PortableSuite | PortableSuite[] }).default;
+    // Moddable's importNow answers a module's default export when it has one (every suite does).
+    const exported = Modules.importNow(name) as PortableSuite | PortableSuite[];
     for (const suite of Array.isArray(exported) ? exported : [exported]) {
       let suitePassed = 0;
       for (const test of suite.tests) {

@@ -27,6 +27,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DeviceEvent, DeviceOptions, DeviceStatus, OtaTuning } from "../../src/device";
 import { startDevice, type Device } from "../../src/device";
+import { FREEZE_BUILTINS_AS_MODDABLE } from "./engine/freeze-builtins";
 import { decodeFactoryImage, type FactoryData, FACTORY_PARTITION_SIZE } from "../../src/factory/partition";
 import { CommissioningFlow, Rendezvous, encodeManualCode, encodeQrPayload } from "../../src/discovery/onboarding";
 import type { LogLevel } from "../../src/platform";
@@ -208,6 +209,7 @@ export class Simulator {
         });
         this.host = host;
         const timeoutMs = this.options.bootTimeoutMs ?? 60_000;
+        await host.evaluate(FREEZE_BUILTINS_AS_MODDABLE);
         await withTimeout(host.evaluate(app.script), timeoutMs, `loading the image in ${slot}`);
         return await withTimeout(host.control<DeviceStatus>({ op: "boot", options: deviceOptions }), timeoutMs, `booting the device from ${slot}`);
       } catch (error) {

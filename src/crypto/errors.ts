@@ -4,8 +4,7 @@
  * errors and map it to a protocol status without parsing messages.
  */
 export class CryptoError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CryptoError";
-  }
+  // A field, not `this.name = …`: Moddable's linker freezes Error.prototype, and assigning over a
+  // read-only inherited property throws, while defining an own one does not.
+  override name = "CryptoError";
 }

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { bundleForXs } from "../../hosts/sim/engine/bundle";
+import { FREEZE_BUILTINS_AS_MODDABLE } from "../../hosts/sim/engine/freeze-builtins";
 import { XsWorker } from "../../hosts/sim/engine/xsnap";
 import { vectorPath } from "./vectors";
 import type { XsTestResult } from "./xs-entry";
@@ -32,6 +33,7 @@ export async function runSuiteModuleInXs(suiteModule: string): Promise<XsSuiteRu
     },
   });
   try {
+    await worker.evaluate(FREEZE_BUILTINS_AS_MODDABLE);
     await worker.evaluate(source);
     await worker.evaluate("portableRun()");
     const { result } = await worker.evaluate("portableResults()");
