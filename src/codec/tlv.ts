@@ -62,6 +62,11 @@ const U64_LIMIT = 1n << 64n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
+/** A CodecError whose message starts "TLV: ". */
+function tlvError(problem: string): CodecError {
+  return new CodecError(`TLV: ${problem}`);
+}
+
 function isUint(value: unknown, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= max;
 }
@@ -77,13 +82,13 @@ export function tlvTagToString(tag: TlvTag): string {
 
 /** `container` is the type of the enclosing container, undefined at top level. */
 function checkPlacement(tag: TlvTag, container: TlvType | undefined, where: string): void {
-  if (container === "structure" && tag === undefined) throw new CodecError(`TLV: anonymous element inside a structure${where}`);
-  if (container === "array" && tag !== undefined) throw new CodecError(`TLV: tagged element (${tlvTagToString(tag)}) inside an array${where}`);
-  if (!container && typeof tag === "number") throw new CodecError(`TLV: context tag ${tag} at top level${where}`);
+  if (container === "structure" && tag === undefined) throw tlvError(`anonymous element inside a structure${where}`);
+  if (container === "array" && tag !== undefined) throw tlvError(`tagged element (${tlvTagToString(tag)}) inside an array${where}`);
+  if (!container && typeof tag === "number") throw tlvError(`context tag ${tag} at top level${where}`);
 }
 
 function checkValue(ok: boolean, type: string, expected: string): void {
-  if (!ok) throw new CodecError(`TLV: ${type} value must be a ${expected}`);
+  if (!ok) throw tlvError(`${type} value must be a ${expected}`);
 }
 
 /**
@@ -98,7 +103,7 @@ export class TlvWriter {
   private head(tag: TlvTag, elementType: number): void {
     const { out, open } = this;
     if (typeof tag === "number" ? !isUint(tag, 0xff) : tag !== undefined && (typeof tag !== "object" || tag === null)) {
-      throw new CodecError(`TLV: ${typeof tag === "number" ? "context " : ""}tag ${String(tag)} is invalid`);
+      throw tlvError(`${typeof tag === "number" ? "context " : ""}tag ${String(tag)} is invalid`);
     }
     checkPlacement(tag, open[open.length - 1], "");
     if (tag === undefined) out.u8(elementType);
@@ -114,9 +119,9 @@ export class TlvWriter {
         form = TAG_IMPLICIT;
         id = tag.implicit;
       } else if (!isUint(full.vendor, 0xffff) || !isUint(full.profile, 0xffff)) {
-        throw new CodecError("TLV: vendor and profile ids must be 0..65535");
+        throw tlvError("vendor and profile ids must be 0..65535");
       }
-      if (!isUint(id, 0xffffffff)) throw new CodecError(`TLV: tag id ${String(id)} is outside 0..2^32-1`);
+      if (!isUint(id, 0xffffffff)) throw tlvError(`tag id ${String(id)} is outside 0..2^32-1`);
       const wide = id > 0xffff;
       out.u8(form | (wide ? WIDE_ID : 0) | elementType);
       if (form === TAG_FULL) out.u16le(full.vendor as number).u16le(full.profile as number);
@@ -136,13 +141,13 @@ export class TlvWriter {
   private integer(tag: TlvTag, value: number | bigint, signed: boolean): this {
     const name = signed ? "int" : "uint";
     if (typeof value === "number" ? !Number.isInteger(value) : typeof value !== "bigint") {
-      throw new CodecError(`TLV: ${name} ${String(value)} is not an integer`);
+      throw tlvError(`${name} ${String(value)} is not an integer`);
     }
     const min = signed ? -0x80000000 : 0;
     // Numbers within 32 bits (the common case) skip bigint arithmetic, which is slow on XS.
     if (typeof value === "number" && value >= min && value <= min + 0xffffffff) return this.sized(tag, signed ? 0 : 4, value, signed);
     const big = BigInt(value);
-    if (signed ? big < I64_MIN || big > I64_MAX : big < 0n || big >= U64_LIMIT) throw new CodecError(`TLV: ${name} ${value} is outside the ${name}64 range`);
+    if (signed ? big < I64_MIN || big > I64_MAX : big < 0n || big >= U64_LIMIT) throw tlvError(`${name} ${value} is outside the ${name}64 range`);
     if (big >= BigInt(min) && big <= BigInt(min + 0xffffffff)) return this.sized(tag, signed ? 0 : 4, Number(big), signed);
     this.head(tag, signed ? 3 : 7);
     if (signed) this.out.i64le(big);
@@ -221,7 +226,7 @@ export class TlvWriter {
 
   /** Closes the innermost open container. */
   end(): this {
-    if (!this.open.pop()) throw new CodecError("TLV: end() without an open container");
+    if (!this.open.pop()) throw tlvError("end() without an open container");
     this.out.u8(END_OF_CONTAINER);
     return this;
   }
@@ -230,16 +235,16 @@ export class TlvWriter {
   element(el: TlvElement): this {
     const { tag, type, value } = el;
     if (type === "structure" || type === "array" || type === "list") {
-      if (!Array.isArray(value)) throw new CodecError(`TLV: ${type} element needs an array of children`);
+      if (!Array.isArray(value)) throw tlvError(`${type} element needs an array of children`);
       this.start(tag, type);
       for (const child of value) this.element(child);
       return this.end();
     }
     if (type === "null") {
-      if (value !== null) throw new CodecError("TLV: null element needs the value null");
+      if (value !== null) throw tlvError("null element needs the value null");
       return this.null(tag);
     }
-    if (!ELEMENT_TYPES.includes(type)) throw new CodecError(`TLV: unknown element type ${String(type)}`);
+    if (!ELEMENT_TYPES.includes(type)) throw tlvError(`unknown element type ${String(type)}`);
     // Every other type has a writer method of its own name, which checks the value.
     const write = this[type] as (tag: TlvTag, value: TlvValue) => this;
     return write.call(this, tag, value);
@@ -247,7 +252,7 @@ export class TlvWriter {
 
   /** Bytes written so far, as long as every container has been closed. */
   finish(): Uint8Array {
-    if (this.open.length > 0) throw new CodecError(`TLV: ${this.open.length} container(s) still open`);
+    if (this.open.length > 0) throw tlvError(`${this.open.length} container(s) still open`);
     return this.out.finish();
   }
 }
@@ -277,7 +282,7 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
 
   // Annotated, so that TypeScript treats a call as the end of the branch.
   const fail: (problem: string) => never = (problem) => {
-    throw new CodecError(`TLV: ${problem} at offset ${start}`);
+    throw tlvError(`${problem} at offset ${start}`);
   };
 
   const take = (size: number, what: string): number => {
@@ -304,7 +309,7 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
     let parent = open[open.length - 1];
     if (start >= end) {
       if (parent) {
-        throw new CodecError(`TLV: truncated: the ${parent.type} opened at offset ${openedAt[open.length - 1]} has no end-of-container`);
+        throw tlvError(`truncated: the ${parent.type} opened at offset ${openedAt[open.length - 1]} has no end-of-container`);
       }
       if (single) fail("truncated: no element");
       return top;
@@ -365,7 +370,7 @@ function parse(input: Uint8Array, limits: TlvLimits | undefined, single: boolean
     else {
       top.push(element);
       if (single) {
-        if (offset < end) throw new CodecError(`TLV: ${end - offset} trailing bytes at offset ${offset}`);
+        if (offset < end) throw tlvError(`${end - offset} trailing bytes at offset ${offset}`);
         return top;
       }
     }
@@ -383,13 +388,13 @@ export function decodeTlvElements(bytes: Uint8Array, limits?: TlvLimits): TlvEle
 }
 
 function checkInteger(el: TlvElement): void {
-  if (el.type !== "int" && el.type !== "uint") throw new CodecError(`TLV: expected an integer, got ${el.type}`);
+  if (el.type !== "int" && el.type !== "uint") throw tlvError(`expected an integer, got ${el.type}`);
 }
 
 /** The value of an int/uint element as a number; CodecError when it is another type or not a safe integer. */
 export function asNumber(el: TlvElement): number {
   checkInteger(el);
-  if (typeof el.value !== "number" || !Number.isSafeInteger(el.value)) throw new CodecError(`TLV: integer ${String(el.value)} is beyond the safe integer range`);
+  if (typeof el.value !== "number" || !Number.isSafeInteger(el.value)) throw tlvError(`integer ${String(el.value)} is beyond the safe integer range`);
   return el.value;
 }
 
@@ -397,7 +402,7 @@ export function asNumber(el: TlvElement): number {
 export function asBigInt(el: TlvElement): bigint {
   checkInteger(el);
   if (typeof el.value === "bigint") return el.value;
-  if (typeof el.value !== "number" || !Number.isInteger(el.value)) throw new CodecError(`TLV: integer element holds ${String(el.value)}`);
+  if (typeof el.value !== "number" || !Number.isInteger(el.value)) throw tlvError(`integer element holds ${String(el.value)}`);
   return BigInt(el.value);
 }
 
@@ -414,7 +419,7 @@ export class TlvStruct {
   private readonly byTag = new Map<number, TlvElement>();
 
   constructor(el: TlvElement) {
-    if (el.type !== "structure" && el.type !== "list") throw new CodecError(`TLV: expected a structure, got ${el.type}`);
+    if (el.type !== "structure" && el.type !== "list") throw tlvError(`expected a structure, got ${el.type}`);
     this.element = el;
     this.fields = el.value as TlvElement[];
     for (const field of this.fields) {
@@ -422,7 +427,7 @@ export class TlvStruct {
       if (typeof tag !== "number") continue;
       if (!this.byTag.has(tag)) this.byTag.set(tag, field);
       // Lists may repeat tags (get() returns the first); structures may not.
-      else if (el.type === "structure") throw new CodecError(`TLV: duplicate field ${tag} in a structure`);
+      else if (el.type === "structure") throw tlvError(`duplicate field ${tag} in a structure`);
     }
   }
 
@@ -446,16 +451,16 @@ export class TlvStruct {
   /** The required field `tag`, of type `type` (or a list, when `orList`). */
   private typed(tag: number, type: TlvType, orList?: boolean): TlvElement {
     const field = this.byTag.get(tag);
-    if (!field) throw new CodecError(`TLV: missing required field ${tag}`);
+    if (!field) throw tlvError(`missing required field ${tag}`);
     if (field.type !== type && !(orList && field.type === "list")) {
-      throw new CodecError(`TLV: field ${tag} should be ${type}${orList ? " or list" : ""}, got ${field.type}`);
+      throw tlvError(`field ${tag} should be ${type}${orList ? " or list" : ""}, got ${field.type}`);
     }
     return field;
   }
 
   private safeInteger(tag: number, type: TlvType): number {
     const value = this.typed(tag, type).value;
-    if (typeof value !== "number") throw new CodecError(`TLV: field ${tag} value ${String(value)} is not a safe integer`);
+    if (typeof value !== "number") throw tlvError(`field ${tag} value ${String(value)} is not a safe integer`);
     return value;
   }
 
@@ -540,6 +545,6 @@ function checkLength(tag: number, length: number, constraint: LengthConstraint |
   const { min = length, max = length } = typeof constraint === "number" ? { min: constraint, max: constraint } : constraint;
   if (length < min || length > max) {
     const expected = min === max ? `${min}` : length < min ? `at least ${min}` : `at most ${max}`;
-    throw new CodecError(`TLV: field ${tag} is ${length} bytes, expected ${expected}`);
+    throw tlvError(`field ${tag} is ${length} bytes, expected ${expected}`);
   }
 }
