@@ -204,3 +204,12 @@ test("the stand-ins present noble's hash shapes and compute what noble computes"
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test("the checker refuses module-level regular expressions in the firmware (XS 8.2.3 release builds crash on them when preloaded)", async () => {
+  const problems = await problemsAfter((_manifest, root) => {
+    rmSync(join(root, "src"));
+    cpSync(join(repositoryRoot, "src"), join(root, "src"), { recursive: true });
+    writeFileSync(join(root, "src/codec/der.ts"), readFileSync(join(root, "src/codec/der.ts"), "utf8") + "\nconst DIGITS = /^[0-9]+$/;\nexport const isDigits = (text: string) => DIGITS.test(text);\n");
+  });
+  expectProblem(problems, /src\/codec\/der\.ts:\d+: a module-level regular expression in a preloaded module/);
+});

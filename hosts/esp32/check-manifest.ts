@@ -494,6 +494,16 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
     derived.simulatorPreload = simulatorPreload;
   }
 
+  // Module-level regular expressions in preloaded firmware modules: with several in one module,
+  // Moddable's XS 8.2.3 release builds crash when they are used (reproduced in mcsim), so the
+  // firmware makes them where they are used.
+  for (const file of [...srcFiles, ...hostFiles]) {
+    const lines = readFileSync(join(root, file), "utf8").split("\n");
+    lines.forEach((line, index) => {
+      if (/^(export )?(const|let|var) [\w$]+(: [^=]+)? = \/[^/*]/.test(line)) problems.push(`${file}:${index + 1}: a module-level regular expression in a preloaded module; make it where it is used`);
+    });
+  }
+
   // The derived lists as manifest.json holds them.
   if (!sameJson(pick(manifest.modules, (key) => key.startsWith("src/")), { ...derived.srcPatterns, ...derived.indexAliases })) {
     problems.push(`"modules" must map exactly these src patterns and index aliases: ${JSON.stringify({ ...derived.srcPatterns, ...derived.indexAliases })}`);

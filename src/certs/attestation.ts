@@ -45,7 +45,8 @@ export interface AttestationCertificate extends AttestationIds {
   x509: X509Certificate;
 }
 
-const HEX4 = /^[0-9A-F]{4}$/;
+/** Four uppercase hex digits (a regular expression made per call: see src/codec/der.ts). */
+const isHex4 = (text: string) => /^[0-9A-F]{4}$/.test(text);
 
 /**
  * The legacy encoding (spec 6.2.2.2): "Mvid:" or "Mpid:" then exactly 4 uppercase hex digits,
@@ -57,7 +58,7 @@ export function parseFallbackId(commonName: string, prefix: "Mvid:" | "Mpid:"): 
   if (at < 0) return undefined;
   while (at >= 0) {
     const digits = commonName.slice(at + prefix.length, at + prefix.length + 4);
-    if (HEX4.test(digits)) return parseInt(digits, 16);
+    if (isHex4(digits)) return parseInt(digits, 16);
     at = commonName.indexOf(prefix, at + 1);
   }
   throw new CertificateError(`common name has "${prefix}" without 4 uppercase hex digits`);
@@ -74,7 +75,7 @@ export function readAttestationIds(subject: Name): AttestationIds {
     const field = oid === OID_MATTER_VENDOR_ID ? "vendorId" : oid === OID_MATTER_PRODUCT_ID ? "productId" : undefined;
     if (field) {
       if (fromAttributes[field] !== undefined) throw new CertificateError(`subject has two ${field} attributes`);
-      if (stringTag !== 0x0c || !HEX4.test(value)) throw new CertificateError(`${field} "${value}" is not UTF8String 4 uppercase hex`);
+      if (stringTag !== 0x0c || !isHex4(value)) throw new CertificateError(`${field} "${value}" is not UTF8String 4 uppercase hex`);
       fromAttributes[field] = parseInt(value, 16);
     } else if (oid === OID_COMMON_NAME) {
       // Both are parsed (a malformed one is an error) even when an earlier name gave the id.

@@ -7,8 +7,8 @@ import {
   DER_IA5_STRING,
   DER_PRINTABLE_STRING,
   DER_UTF8_STRING,
-  IA5_STRING,
-  PRINTABLE_STRING,
+  isIa5String,
+  isPrintableString,
 } from "../codec/der";
 import { bytesEqual, toHex } from "../codec/bytes";
 import { decodeTlv, TlvWriter, type TlvElement, type TlvType } from "../codec/tlv";
@@ -193,7 +193,7 @@ function decodeDn(element: TlvElement, what: string): DnEntry[] {
     if (child.type !== "utf8") throw new CertificateError(`${what}: ${type.name} must be UTF-8`);
     const text = value as string;
     if (printable && isDomainComponent) throw new CertificateError(`${what}: domain-component is not printable`);
-    if (printable ? !PRINTABLE_STRING.test(text) : isDomainComponent && !IA5_STRING.test(text)) {
+    if (printable ? !isPrintableString(text) : isDomainComponent && !isIa5String(text)) {
       throw new CertificateError(`${what}: ${type.name} "${text}" is not ${printable ? "a PrintableString" : "an IA5String"}`);
     }
     return { tag: tag as number, value: text };

@@ -67,11 +67,34 @@ const CONSTRUCTED = 0x20;
 const CLASS_MASK = 0xc0;
 const HIGH_TAG_NUMBER = 0x1f;
 
+// The character sets are predicates, not module-level regular expressions: a preloaded module
+// holding several of those crashes Moddable's XS 8.2.3 release builds when they are used.
+
+const PRINTABLE_PUNCTUATION = " '()+,-./:=?";
+
 /** PrintableString's character set (X.680 41.4). */
-export const PRINTABLE_STRING = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+export function isPrintableString(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const alphanumeric = (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+    if (!alphanumeric && !PRINTABLE_PUNCTUATION.includes(text[i]!)) return false;
+  }
+  return true;
+}
+
+/** Every character within [low, high]. */
+function charactersWithin(text: string, low: number, high: number): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < low || code > high) return false;
+  }
+  return true;
+}
+
 /** IA5String's character set: ASCII. */
-// eslint-disable-next-line no-control-regex
-export const IA5_STRING = /^[\x00-\x7f]*$/;
+export function isIa5String(text: string): boolean {
+  return charactersWithin(text, 0x00, 0x7f);
+}
 
 function fail(problem: string, at: number): never {
   throw new CodecError(`DER: ${problem} at offset ${at}`);
@@ -186,11 +209,9 @@ export function derInteger(value: bigint | number | Uint8Array): Uint8Array {
   return derElement(DER_INTEGER, octets);
 }
 
-const ARC = /^(0|[1-9][0-9]*)$/;
-
 export function derOid(dotted: string): Uint8Array {
   const parts = typeof dotted === "string" ? dotted.split(".") : [];
-  if (parts.length < 2 || !parts.every((part) => ARC.test(part))) throw new CodecError(`DER: invalid OID '${String(dotted)}'`);
+  if (parts.length < 2 || !parts.every((part) => /^(0|[1-9][0-9]*)$/.test(part))) throw new CodecError(`DER: invalid OID '${String(dotted)}'`);
   const [root, second, ...rest] = parts.map(BigInt) as [bigint, bigint, ...bigint[]];
   if (root > 2n || (root < 2n && second > 39n)) throw new CodecError(`DER: invalid OID '${dotted}'`);
   const octets: number[] = [];
@@ -220,7 +241,7 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
 /** A UTF8String, PrintableString or IA5String, its characters checked against the type. */
 export function derString(tag: number, text: string): Uint8Array {
   const name = tag === DER_PRINTABLE_STRING ? "PrintableString" : "IA5String";
-  if (tag !== DER_UTF8_STRING && !(tag === DER_PRINTABLE_STRING ? PRINTABLE_STRING : IA5_STRING).test(text)) {
+  if (tag !== DER_UTF8_STRING && !(tag === DER_PRINTABLE_STRING ? isPrintableString : isIa5String)(text)) {
     throw new CodecError(`DER: '${text}' has characters outside ${name}`);
   }
   return derElement(tag, utf8Encode(text));
@@ -387,13 +408,13 @@ function latin1(octets: Uint8Array): string {
 }
 
 /** Character sets of the single-byte string types; TeletexString is read as Latin-1, unchecked. */
-const CHARSETS: Record<number, [string, RegExp]> = {
-  [DER_PRINTABLE_STRING]: ["PrintableString", PRINTABLE_STRING],
-  [DER_IA5_STRING]: ["IA5String", IA5_STRING],
-  [DER_NUMERIC_STRING]: ["NumericString", /^[ 0-9]*$/],
-  [DER_VISIBLE_STRING]: ["VisibleString", /^[ -~]*$/],
-  [DER_TELETEX_STRING]: ["TeletexString", /^/],
-};
+const CHARSETS: Readonly<Record<number, readonly [string, (text: string) => boolean]>> = Object.freeze({
+  [DER_PRINTABLE_STRING]: ["PrintableString", isPrintableString],
+  [DER_IA5_STRING]: ["IA5String", isIa5String],
+  [DER_NUMERIC_STRING]: ["NumericString", (text: string) => /^[ 0-9]*$/.test(text)],
+  [DER_VISIBLE_STRING]: ["VisibleString", (text: string) => charactersWithin(text, 0x20, 0x7e)],
+  [DER_TELETEX_STRING]: ["TeletexString", () => true],
+} as const);
 
 /** The text of UTF8String, PrintableString, IA5String, NumericString, VisibleString, TeletexString (as Latin-1) or BMPString. */
 export function derReadString(node: DerNode): string {
@@ -409,19 +430,17 @@ export function derReadString(node: DerNode): string {
   const charset = CHARSETS[tag];
   if (!charset) throw new CodecError(`DER: tag ${hexTag(tag)} is not a string type`);
   const text = latin1(contents);
-  if (!charset[1].test(text)) throw new CodecError(`DER: '${text}' is not a valid ${charset[0]}`);
+  if (!charset[1](text)) throw new CodecError(`DER: '${text}' is not a valid ${charset[0]}`);
   return text;
 }
-
-/** Two digits per field, the first field doubled (the century) in GeneralizedTime only. */
-const TIME = /^(\d\d)?(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/;
 
 /** UTCTime (YYMMDDHHMMSSZ; years 50..99 are 19xx) or GeneralizedTime (YYYYMMDDHHMMSSZ) as unix seconds. */
 export function derReadTime(node: DerNode): number {
   const isUtc = node.tag === DER_UTC_TIME;
   if ((!isUtc && node.tag !== DER_GENERALIZED_TIME) || node.constructed) throw new CodecError(`DER: expected UTCTime or GeneralizedTime, got tag ${hexTag(node.tag)}`);
   const text = latin1(node.contents);
-  const fields = TIME.exec(text);
+  // Two digits per field, the first field doubled (the century) in GeneralizedTime only.
+  const fields = /^(\d\d)?(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text);
   if (!fields || !fields[1] !== isUtc) throw new CodecError(`DER: '${text}' is not a valid ${isUtc ? "UTCTime" : "GeneralizedTime"}`);
   const [century, yy, month, day, hour, minute, second] = fields.slice(1).map(Number) as number[] as [number, number, number, number, number, number, number];
   const year = isUtc ? yy + (yy >= 50 ? 1900 : 2000) : century * 100 + yy;
