@@ -215,12 +215,19 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     } catch (error) {
       this.log("error", `unreadable Wi-Fi record: ${(error as Error).message}`);
     }
+    const boot = this.committed[0];
+    if (boot) this.join(boot);
   }
 
-  /** The stored network to join at boot (the host joins it before Matter starts). */
-  get bootNetwork(): { ssid: Uint8Array; credentials: Uint8Array } | undefined {
-    const first = this.committed[0];
-    return first ? { ssid: first.ssid.slice(), credentials: first.credentials.slice() } : undefined;
+  /** Joins a committed network in the background: at boot, and when a fail-safe reverts. */
+  private join(network: { ssid: Uint8Array; credentials: Uint8Array }): void {
+    const station = this.options.wifi;
+    if (!station || (this.connectedSsid && bytesEqual(this.connectedSsid, network.ssid))) return;
+    station.connect(network.ssid, network.credentials, (outcome) => {
+      this.connectedSsid = outcome.status === "connected" ? network.ssid.slice() : undefined;
+      this.log(outcome.status === "connected" ? "info" : "error", `Wi-Fi: joining "${printable(network.ssid)}": ${outcome.status}`);
+      this.attributeChanged(NetworkCommissioningAttribute.Networks);
+    });
   }
 
   override readAttribute(attribute: AttributeDefinition, context: ReadContext): unknown {
@@ -419,13 +426,8 @@ export class NetworkCommissioningServer extends ClusterServer implements FailSaf
     const original = this.committed[0];
     if (!station) return;
     // Back to the network the node was on before the fail-safe (spec 11.9.7: "revert").
-    if (original) {
-      if (this.connectedSsid && bytesEqual(this.connectedSsid, original.ssid)) return;
-      station.connect(original.ssid, original.credentials, (outcome) => {
-        this.connectedSsid = outcome.status === "connected" ? original.ssid.slice() : undefined;
-        this.attributeChanged(NetworkCommissioningAttribute.Networks);
-      });
-    } else if (this.connectedSsid) {
+    if (original) this.join(original);
+    else if (this.connectedSsid) {
       station.disconnect();
       this.connectedSsid = undefined;
     }

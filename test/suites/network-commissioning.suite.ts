@@ -150,7 +150,7 @@ export default suite("network commissioning", (test) => {
     await rejects(async () => without.invoke("add", { ssid: ssid("x"), credentials: new Uint8Array(0) }), /fail-safe/);
   });
 
-  test("Wi-Fi: networks commit with the fail-safe and are reloaded; an expiry reverts and reconnects", async () => {
+  test("Wi-Fi: networks commit with the fail-safe, are reloaded and joined at boot; an expiry reverts and reconnects", async () => {
     const station = new ScriptedStation();
     const first = world("wifi", station);
     first.failSafe.arm(60, 1, undefined);
@@ -159,8 +159,8 @@ export default suite("network commissioning", (test) => {
     first.failSafe.commit();
     ok(first.kv.get("net"), "committed");
     const second = world("wifi", station, first.kv);
-    deepEqual(second.read(A.Networks), [{ networkId: ssid("home"), connected: false }]);
-    equal(text(second.server.bootNetwork!.credentials), "password1");
+    deepEqual(station.connects.slice(-1), ["home/password1"], "the committed network is joined at boot");
+    deepEqual(second.read(A.Networks), [{ networkId: ssid("home"), connected: true }]);
 
     // Replace the network under a fail-safe, connect to it, and let the fail-safe expire.
     second.failSafe.arm(5, 1, undefined);
