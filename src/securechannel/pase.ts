@@ -223,18 +223,20 @@ export class PaseResponder {
       Ke.fill(0);
       let session: SecureSession;
       try {
-        session = busyWhenFull(() => context.sessions.createSecureSession({
-          kind: "pase",
-          localSessionId: sessionId,
-          peerSessionId: request.initiatorSessionId,
-          ...splitSessionKeys(keys),
-          isInitiator: false,
-          peerNodeId: 0n,
-          localNodeId: 0n,
-          fabricIndex: 0,
-          peerAddress: unsecured.peerAddress,
-          ...(peerParameters ? { peerParameters } : {}),
-        }));
+        session = busyWhenFull(() =>
+          context.sessions.createSecureSession({
+            kind: "pase",
+            localSessionId: sessionId,
+            peerSessionId: request.initiatorSessionId,
+            ...splitSessionKeys(keys),
+            isInitiator: false,
+            peerNodeId: 0n,
+            localNodeId: 0n,
+            fabricIndex: 0,
+            peerAddress: unsecured.peerAddress,
+            ...(peerParameters ? { peerParameters } : {}),
+          }),
+        );
       } finally {
         keys.fill(0);
       }

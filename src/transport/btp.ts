@@ -261,9 +261,9 @@ export class BtpSession {
   private readonly clock: Clock;
   private readonly maxMessageSize: number;
   private nextTxSequence: number;
-  private lastAckReceived: number;
+  private lastAckReceived = 0xff;
   private expectedRxSequence: number;
-  private lastAckSent: number;
+  private lastAckSent = 0xff;
   private readonly queue: Uint8Array[] = [];
   private sending: { message: Uint8Array; offset: number } | undefined;
   private reassembly: { buffer: Uint8Array; filled: number } | undefined;
@@ -288,21 +288,13 @@ export class BtpSession {
     this.segmentSize = options.segmentSize;
     this.windowSize = options.windowSize;
     this.maxMessageSize = options.maxMessageSize ?? BTP_MAX_MESSAGE_SIZE;
-    if (options.role === "peripheral") {
-      // The handshake response was our packet 0 and awaits the central's acknowledgement.
-      this.nextTxSequence = 1;
-      this.lastAckReceived = 0xff;
-      this.expectedRxSequence = 0;
-      this.lastAckSent = 0xff;
-      this.startAckTimer();
-    } else {
-      // The handshake response was the peripheral's packet 0: we owe its acknowledgement.
-      this.nextTxSequence = 0;
-      this.lastAckReceived = 0xff;
-      this.expectedRxSequence = 1;
-      this.lastAckSent = 0xff;
-      this.startSendAckTimer(options.sendAckTimeoutMs ?? BTP_SEND_ACK_TIMEOUT_MS);
-    }
+    // The handshake response was the peripheral's packet 0: the peripheral awaits its
+    // acknowledgement, the central owes it.
+    const peripheral = options.role === "peripheral";
+    this.nextTxSequence = peripheral ? 1 : 0;
+    this.expectedRxSequence = peripheral ? 0 : 1;
+    if (peripheral) this.startAckTimer();
+    else this.startSendAckTimer(options.sendAckTimeoutMs ?? BTP_SEND_ACK_TIMEOUT_MS);
     this.restartIdleTimer();
   }
 
