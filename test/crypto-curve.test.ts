@@ -1,10 +1,10 @@
-// src/crypto builds P-256 from its own copy of the domain parameters (so that it can be preloaded
-// on the device without @noble/curves/nist.js): they must be noble's, and the curve must behave
-// as noble's p256 does.
+// src/crypto builds P-256 from its own copy of the domain parameters (@noble/curves/nist.js
+// cannot be preloaded on the device): they must be noble's, and the curve must behave as noble's
+// p256 does.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { p256 as nobleP256 } from "@noble/curves/nist.js";
-import { p256 } from "../src/crypto/p256";
+import { p256 } from "../src/crypto/curve";
 
 test("the P-256 domain parameters are noble's", () => {
   assert.deepEqual(p256.Point.CURVE(), nobleP256.Point.CURVE());

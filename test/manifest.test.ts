@@ -101,7 +101,7 @@ test("the checker keeps the preload list exact and host-only modules off the dev
     manifest.platforms.lin.preload.pop();
   });
   expectProblem(problems, /preload hosts\/esp32\/main: the entry point calls native functions/);
-  expectProblem(problems, /preload @noble\/hashes\/sha2-runtime: it writes module-level scratch state/);
+  expectProblem(problems, /preload @noble\/hashes\/sha2-runtime: it writes state on every use/);
   expectProblem(problems, /platforms\.lin\.preload must list the device's preloaded modules/);
   expectProblem(problems, /preload src\/\*: mcconfig applies "\*" preload patterns to JavaScript modules only/);
   expectProblem(problems, /sim-main\.ts \(module hosts\/esp32\/sim-main\) must not go to the device/);
@@ -135,26 +135,27 @@ test("noble's scratch-writing hash modules are stand-ins on the device, loading 
     manifest.platforms.esp32.modules["@noble/hashes/sha2"] = "./node_modules/@noble/hashes/sha2";
     delete manifest.platforms.esp32.modules["@noble/hashes/hkdf-runtime"];
   });
-  expectProblem(problems, /esp32: module @noble\/hashes\/sha2 must be its stand-in hosts\/esp32\/runtime-noble\/sha2\.ts/);
+  expectProblem(problems, /esp32: module @noble\/hashes\/sha2 must be its stand-in hosts\/esp32\/runtime-loaded\/sha2\.ts/);
   expectProblem(problems, /esp32: module @noble\/hashes\/hkdf-runtime must be node_modules\/@noble\/hashes\/hkdf\.js, which its stand-in loads/);
 });
 
-test("the stand-ins present noble's hash shapes and compute what noble computes", async () => {
+test("the stand-ins present noble's hash shapes, and src/crypto through them computes what it computes on its own", async () => {
   const sha2 = await import("@noble/hashes/sha2.js");
   const sha3 = await import("@noble/hashes/sha3.js");
   const real: Record<string, unknown> = { ...sha2, ...sha3 };
-  const { HASH_SHAPES } = await import("../hosts/esp32/runtime-noble/late-hash");
+  const { HASH_SHAPES } = await import("../hosts/esp32/runtime-loaded/late-hash");
   for (const [name, shape] of Object.entries(HASH_SHAPES)) {
     const hash = real[name] as { outputLen: number; blockLen: number; canXOF: boolean; oid: Uint8Array };
     assert.deepEqual({ outputLen: shape.outputLen, blockLen: shape.blockLen, canXOF: shape.canXOF, oid: [...shape.oid] }, { outputLen: hash.outputLen, blockLen: hash.blockLen, canXOF: hash.canXOF, oid: [...hash.oid] }, name);
   }
-  // src/crypto bundled the way the device loads it: noble's sha2, sha3 and hkdf replaced by the
-  // stand-ins, and a "modules" whose importNow hands out the real ones under their runtime names.
+  // src/crypto bundled the way the device loads it: noble's sha2, sha3 and hkdf and src/crypto/curve
+  // replaced by the stand-ins, and a "modules" whose importNow hands out the real ones under their
+  // runtime names.
   const { build } = await import("esbuild");
-  const standIns = join(repositoryRoot, "hosts/esp32/runtime-noble");
+  const standIns = join(repositoryRoot, "hosts/esp32/runtime-loaded");
   const bundled = await build({
     stdin: {
-      contents: `export { sha256, hmacSha256, hkdfSha256, pbkdf2Sha256, ecdsaSign, ecdsaVerify, generateKeyPair, createHash } from "./src/crypto";`,
+      contents: `export { sha256, hmacSha256, hkdfSha256, pbkdf2Sha256, ecdsaSign, ecdsaVerify, generateKeyPair, createHash, ecdh, spake2pComputeVerifier, spake2pVerifierShare } from "./src/crypto";`,
       resolveDir: repositoryRoot,
       loader: "ts",
     },
@@ -168,11 +169,13 @@ test("the stand-ins present noble's hash shapes and compute what noble computes"
       setup(builder) {
         builder.onResolve({ filter: /^@noble\/hashes\/(sha2|sha3|hkdf)\.js$/ }, (args) =>
           args.importer.startsWith(standIns) || args.namespace === "moddable" ? { path: args.path, external: true } : { path: join(standIns, args.path.slice("@noble/hashes/".length).replace(".js", ".ts")) });
+        builder.onResolve({ filter: /^\.\/curve$/ }, (args) =>
+          args.namespace === "moddable" ? undefined : args.importer.endsWith("src/crypto/p256.ts") || args.importer.endsWith("src/crypto/spake2p.ts") ? { path: join(standIns, "curve.ts") } : undefined);
         builder.onResolve({ filter: /^modules$/ }, () => ({ path: "modules", namespace: "moddable" }));
         builder.onLoad({ filter: /.*/, namespace: "moddable" }, () => ({
-          contents: `import * as sha2 from "@noble/hashes/sha2.js"; import * as sha3 from "@noble/hashes/sha3.js"; import * as hkdf from "@noble/hashes/hkdf.js";
-            const runtime = { "@noble/hashes/sha2-runtime": sha2, "@noble/hashes/sha3-runtime": sha3, "@noble/hashes/hkdf-runtime": hkdf };
-            export default class Modules { static importNow(name) { if (!(name in runtime)) throw new Error("no module " + name); return runtime[name]; } }`,
+          // The runtime modules come from the test (globalThis.deviceRuntimeModules): importing them
+          // here would make a cycle the device does not have (they load after everything else).
+          contents: `export default class Modules { static importNow(name) { const runtime = globalThis.deviceRuntimeModules; if (!(name in runtime)) throw new Error("no module " + name); return runtime[name]; } }`,
           resolveDir: standIns,
           loader: "js",
         }));
@@ -181,10 +184,17 @@ test("the stand-ins present noble's hash shapes and compute what noble computes"
     logLevel: "silent",
   });
   const text = bundled.outputFiles[0]!.text;
-  assert.match(text, /sha2-runtime/, "the bundle goes through the stand-ins");
+  assert.match(text, /sha2-runtime/, "the bundle goes through the hash stand-ins");
+  assert.match(text, /curve-runtime/, "the bundle goes through the curve stand-in");
   const directory = mkdtempSync(join(repositoryRoot, "node_modules/.cache/stand-ins-"));
   try {
     writeFileSync(join(directory, "device-crypto.mjs"), text);
+    (globalThis as { deviceRuntimeModules?: object }).deviceRuntimeModules = {
+      "@noble/hashes/sha2-runtime": sha2,
+      "@noble/hashes/sha3-runtime": sha3,
+      "@noble/hashes/hkdf-runtime": await import("@noble/hashes/hkdf.js"),
+      "src/crypto/curve-runtime": await import("../src/crypto/curve"),
+    };
     const device = await import(join(directory, "device-crypto.mjs"));
     const crypto = await import("../src/crypto");
     const message = new TextEncoder().encode("matter-xs stand-in check");
@@ -200,7 +210,15 @@ test("the stand-ins present noble's hash shapes and compute what noble computes"
     const signature = device.ecdsaSign(pair.privateKey, message);
     assert.deepEqual(signature, crypto.ecdsaSign(pair.privateKey, message), "RFC 6979 signatures are deterministic");
     assert.ok(crypto.ecdsaVerify(pair.publicKey, message, signature));
+    assert.ok(device.ecdsaVerify(pair.publicKey, message, signature));
+    const peer = crypto.generateKeyPair({ bytes: (length: number) => new Uint8Array(length).fill(5) });
+    assert.deepEqual(device.ecdh(pair.privateKey, peer.publicKey), crypto.ecdh(pair.privateKey, peer.publicKey));
+    const salt = new Uint8Array(16).fill(9);
+    const verifier = device.spake2pComputeVerifier(20202021, salt, 1000);
+    assert.deepEqual(verifier, crypto.spake2pComputeVerifier(20202021, salt, 1000));
+    assert.deepEqual(device.spake2pVerifierShare(pair.privateKey, verifier.w0), crypto.spake2pVerifierShare(pair.privateKey, verifier.w0));
   } finally {
+    delete (globalThis as { deviceRuntimeModules?: object }).deviceRuntimeModules;
     rmSync(directory, { recursive: true, force: true });
   }
 });

@@ -17,13 +17,15 @@
 // `--write` rewrites the derived parts (src patterns, index aliases and their files, noble list,
 // preload list) in manifest.json.
 //
-// PRELOAD: XS freezes what preloaded modules create, and a preloaded module's imports are preloaded
-// too. Three noble modules write module-level scratch state on every call (sha2's and sha3's
-// Uint32Arrays, hkdf's counter byte), which preloaded typed arrays do not allow. So the manifest
-// gives their names to stand-ins (hosts/esp32/runtime-noble/) that load the real module, listed
-// as "<name>-runtime", with Modules.importNow at the first call; everything else — src/, the rest
-// of noble with the P-256 tables src/crypto builds when it loads, the host — is preloaded into
-// flash. `main` modules call native functions and never preload.
+// PRELOAD: XS freezes what preloaded modules create (typed arrays, WeakMaps and WeakSets become
+// read-only), and a preloaded module's imports are preloaded too. Some modules write such state
+// on every use: noble's sha2 and sha3 (module-level scratch arrays), hkdf (a counter byte), and
+// the curve src/crypto/curve builds (noble's point-validity WeakSet, and the WeakMaps of
+// @noble/curves/abstract/curve). So the manifest gives their names to stand-ins
+// (hosts/esp32/runtime-loaded/) that load the real module, listed as "<name>-runtime", with
+// Modules.importNow at the first use. Everything reachable without going through a real one is
+// preloaded into flash; the real ones and what only they import load into RAM. `main` modules
+// call native functions and never preload.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { build, type Metafile, type Plugin } from "esbuild";
@@ -38,13 +40,18 @@ const SIM_MAIN = "hosts/esp32/sim-main";
 /** Generated re-export modules that give directory imports a module name XS can find. */
 export const INDEX_MODULES = "hosts/esp32/index-modules";
 const DEVICE_MAIN = "hosts/esp32/main";
-/** The stand-ins for noble modules that cannot be preloaded (see PRELOAD above). */
-export const RUNTIME_NOBLE_DIR = "hosts/esp32/runtime-noble";
-export const RUNTIME_LOADED_NOBLE: ReadonlySet<string> = new Set(["@noble/hashes/sha2", "@noble/hashes/sha3", "@noble/hashes/hkdf"]);
+/** The stand-ins for modules that cannot be preloaded (see PRELOAD above), by module name. */
+export const RUNTIME_LOADED_DIR = "hosts/esp32/runtime-loaded";
+export const RUNTIME_LOADED: Readonly<Record<string, string>> = Object.freeze({
+  "@noble/hashes/sha2": `${RUNTIME_LOADED_DIR}/sha2.ts`,
+  "@noble/hashes/sha3": `${RUNTIME_LOADED_DIR}/sha3.ts`,
+  "@noble/hashes/hkdf": `${RUNTIME_LOADED_DIR}/hkdf.ts`,
+  "src/crypto/curve": `${RUNTIME_LOADED_DIR}/curve.ts`,
+});
 const RUNTIME_SUFFIX = "-runtime";
-const standInFile = (name: string) => `${RUNTIME_NOBLE_DIR}/${basename(name)}.ts`;
-/** The name the manifest gives a file of RUNTIME_NOBLE_DIR: beside the noble modules it stands in for. */
-const standInName = (file: string) => `@noble/hashes/${basename(withoutExtension(file))}`;
+const isRuntimeLoaded = (name: string) => Object.hasOwn(RUNTIME_LOADED, name);
+/** The name the manifest gives a file of RUNTIME_LOADED_DIR: the name it stands in for, or, for the hash stand-ins' shared module, one beside them. */
+const standInName = (file: string) => Object.keys(RUNTIME_LOADED).find((name) => RUNTIME_LOADED[name] === file) ?? `@noble/hashes/${basename(withoutExtension(file))}`;
 const GLOBALS = "hosts/esp32/globals";
 
 /** Moddable SDK modules the manifest's includes provide, per platform. */
@@ -380,12 +387,14 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
 
   const srcFiles = listFiles(root, "src", true).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
   const hostFiles = listFiles(root, HOST_DIR, false).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
-  const standInFiles = listFiles(root, RUNTIME_NOBLE_DIR, false).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
-  for (const name of RUNTIME_LOADED_NOBLE) if (!standInFiles.includes(standInFile(name))) problems.push(`${standInFile(name)} (the stand-in for ${name}) does not exist`);
+  const standInFiles = listFiles(root, RUNTIME_LOADED_DIR, false).filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"));
+  for (const [name, file] of Object.entries(RUNTIME_LOADED)) if (!standInFiles.includes(file)) problems.push(`${file} (the stand-in for ${name}) does not exist`);
+  /** src files loaded at run time on the device: provided as "<name>-runtime", not under their own name. */
+  const runtimeSrcFiles = new Set(Object.keys(RUNTIME_LOADED).filter((name) => name.startsWith("src/")).map((name) => `${name}.ts`));
   const suiteFiles = listFiles(root, "test/suites", false).filter((path) => path.endsWith(".ts"));
   const expect = (provided: Map<string, string>, files: string[], where: string) => {
     for (const file of files) {
-      const name = withoutExtension(file);
+      const name = withoutExtension(file) + (runtimeSrcFiles.has(file) ? RUNTIME_SUFFIX : "");
       if (provided.get(name) !== file) problems.push(`${where}: ${file} is not provided as module ${name}`);
     }
   };
@@ -402,7 +411,21 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
 
   // Imports, resolved as XS resolves them.
   const derived: DerivedLists = { srcPatterns: {}, indexAliases: {}, noble: {}, preload: [], simulatorPreload: [] };
-  for (const folder of [...new Set(srcFiles.map((file) => dirname(file)))].sort()) derived.srcPatterns[`${folder}/*`] = `./${folder}/*`;
+  // A folder with a runtime-loaded module is listed file by file: its pattern would give that
+  // module's name to the real file.
+  for (const folder of [...new Set(srcFiles.map((file) => dirname(file)))].sort()) {
+    const files = srcFiles.filter((file) => dirname(file) === folder);
+    if (!files.some((file) => runtimeSrcFiles.has(file))) derived.srcPatterns[`${folder}/*`] = `./${folder}/*`;
+    else {
+      for (const file of files) {
+        const name = withoutExtension(file);
+        if (runtimeSrcFiles.has(file)) {
+          derived.srcPatterns[name] = `./${withoutExtension(RUNTIME_LOADED[name]!)}`;
+          derived.srcPatterns[name + RUNTIME_SUFFIX] = `./${name}`;
+        } else derived.srcPatterns[name] = `./${name}`;
+      }
+    }
+  }
   const nobleReached = new Set<string>();
   const graphs: { label: string; provided: Map<string, string>; sdk: ReadonlySet<string>; graph: Graph }[] = [];
   for (const [label, provided, sdk] of [[DEVICE_PLATFORM, onDevice, SDK_MODULES.esp32!], ["simulator", onSimulator, SDK_MODULES.sim!]] as const) {
@@ -438,8 +461,8 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
         const loaded = name === undefined ? undefined : provided.get(name);
         if (name === undefined) problems.push(`${label}: ${file} imports ${specifier}, which XS cannot resolve from module ${importer}`);
         else if (loaded === undefined) problems.push(`${label}: ${file} imports ${specifier}; XS looks for module ${name}, which the manifest does not provide${isDirectoryImport ? " (a directory import: it needs an index alias)" : ""}`);
-        else if (RUNTIME_LOADED_NOBLE.has(name)) {
-          if (loaded !== standInFile(name)) problems.push(`${label}: module ${name} must be its stand-in ${standInFile(name)}`);
+        else if (isRuntimeLoaded(name)) {
+          if (loaded !== RUNTIME_LOADED[name]) problems.push(`${label}: module ${name} must be its stand-in ${RUNTIME_LOADED[name]}`);
           if (provided.get(name + RUNTIME_SUFFIX) !== target) problems.push(`${label}: module ${name}${RUNTIME_SUFFIX} must be ${target}, which its stand-in loads`);
         } else if (loaded !== target && aliasedIndex(loaded) !== target) problems.push(`${label}: ${file} imports ${specifier}; XS loads ${loaded} but Node resolves ${target}`);
       }
@@ -458,31 +481,49 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
   // the reverse is dead weight in flash.
   for (const file of [...nobleReached].sort()) {
     const name = withoutExtension(file.slice("node_modules/".length));
-    if (RUNTIME_LOADED_NOBLE.has(name)) {
-      derived.noble[name] = `./${withoutExtension(standInFile(name))}`;
+    if (isRuntimeLoaded(name)) {
+      derived.noble[name] = `./${withoutExtension(RUNTIME_LOADED[name]!)}`;
       derived.noble[name + RUNTIME_SUFFIX] = `./${withoutExtension(file)}`;
     } else derived.noble[name] = `./${withoutExtension(file)}`;
   }
-  for (const file of standInFiles) if (!(standInName(file) in derived.noble)) derived.noble[standInName(file)] = `./${withoutExtension(file)}`;
+  for (const file of standInFiles) {
+    const name = standInName(file);
+    if (name.startsWith("@noble/") && !(name in derived.noble)) derived.noble[name] = `./${withoutExtension(file)}`;
+  }
   for (const [name, file] of onDevice) {
     if (file.startsWith("node_modules/@noble/") && !nobleReached.has(file)) problems.push(`${DEVICE_PLATFORM}: ${name} is listed but nothing imports it`);
   }
 
-  // Preload: every device module but the entry point and the runtime-loaded noble modules, which
-  // nothing imports statically (their stand-ins load them).
-  if (graphs.some((entry) => entry.label === DEVICE_PLATFORM)) {
-    const runtimeNames = new Set([...RUNTIME_LOADED_NOBLE].map((name) => name + RUNTIME_SUFFIX));
-    // Noble names from the derived list, not the manifest's, so that one --write settles it.
-    derived.preload = [...[...onDevice.keys()].filter((name) => !name.startsWith("@noble/")), ...Object.keys(derived.noble)]
-      .filter((name) => name !== DEVICE_MAIN && !runtimeNames.has(name))
+  // Preload: what the device's modules reach, as XS resolves their imports, without going
+  // through a runtime-loaded module (its stand-in is reached instead), the entry point excepted.
+  const deviceGraph = graphs.find((entry) => entry.label === DEVICE_PLATFORM);
+  if (deviceGraph) {
+    const runtimeNames = new Set(Object.keys(RUNTIME_LOADED).map((name) => name + RUNTIME_SUFFIX));
+    const nameOf = new Map([...deviceGraph.provided].map(([name, file]) => [file, name]));
+    const reached = new Set<string>();
+    const visit = (name: string) => {
+      if (reached.has(name) || runtimeNames.has(name)) return;
+      reached.add(name);
+      const file = deviceGraph.provided.get(name);
+      for (const { specifier, file: target } of (file && deviceGraph.graph.edges.get(file)) || []) {
+        if (target === undefined) continue;
+        const imported = resolveLikeXs(name, specifier);
+        if (imported !== undefined && deviceGraph.provided.has(imported)) visit(imported);
+        else if (nameOf.has(target)) visit(nameOf.get(target)!);
+      }
+    };
+    for (const [name, file] of deviceGraph.provided) if (!file.startsWith("node_modules/") && name !== DEVICE_MAIN && !runtimeNames.has(name)) visit(name);
+    derived.preload = [...reached]
       // The Web globals first, so they exist while the other modules are preloaded.
       .sort((a, b) => Number(b === GLOBALS) - Number(a === GLOBALS) || (a < b ? -1 : a > b ? 1 : 0));
     const listed: unknown[] = [...(Array.isArray(manifest.preload) ? manifest.preload : []), ...(Array.isArray(device.preload) ? device.preload : [])];
     for (const name of listed) {
       if (typeof name !== "string") problems.push(`preload entries must be strings`);
       else if (name.includes("*")) problems.push(`preload ${name}: mcconfig applies "*" preload patterns to JavaScript modules only; list TypeScript modules by name`);
-      else if (runtimeNames.has(name)) problems.push(`preload ${name}: it writes module-level scratch state on every call, which a preloaded module cannot`);
-      else if (!derived.preload.includes(name)) problems.push(`preload ${name}: ${name === DEVICE_MAIN ? "the entry point calls native functions and cannot be preloaded" : "is not a module of the device build"}`);
+      else if (runtimeNames.has(name)) problems.push(`preload ${name}: it writes state on every use that a preloaded module cannot hold`);
+      else if (!derived.preload.includes(name)) {
+        problems.push(`preload ${name}: ${name === DEVICE_MAIN ? "the entry point calls native functions and cannot be preloaded" : onDevice.has(name) ? "only runtime-loaded modules import it, so preloading it would freeze their state" : "is not a module of the device build"}`);
+      }
     }
     for (const name of derived.preload) if (!listed.includes(name)) advice.push(`preload: ${name} can be preloaded but is not listed`);
     if (listed[0] !== GLOBALS) problems.push(`preload: ${GLOBALS} must come first, so the Web globals exist while the other modules are preloaded`);
@@ -549,8 +590,14 @@ async function main(): Promise<number> {
   const root = join(dirname(new URL(import.meta.url).pathname), "..", "..");
   const check = await checkManifest(root);
   if (process.argv.includes("--write")) {
+    // The preload list follows the module names the manifest provides, so a rewrite that changes
+    // those settles on a second pass.
     writeDerived(root, check.derived);
-    const again = await checkManifest(root);
+    let again = await checkManifest(root);
+    if (again.problems.length > 0) {
+      writeDerived(root, again.derived);
+      again = await checkManifest(root);
+    }
     for (const problem of again.problems) console.log(problem);
     console.log(again.problems.length === 0 ? `${MANIFEST}: derived lists rewritten, all checks pass` : `${MANIFEST}: ${again.problems.length} problems remain`);
     return again.problems.length === 0 ? 0 : 1;

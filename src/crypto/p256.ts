@@ -2,10 +2,10 @@
 // signature conversions certificates need. Curve arithmetic is noble's; this module fixes the
 // encodings (32-byte scalars, 65-byte uncompressed SEC1 points, 64-byte r || s signatures) and
 // turns every bad input into CryptoError.
-import { ecdsa, weierstrass } from "@noble/curves/abstract/weierstrass.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bigIntToBytes, bytesToBigInt, requireBytes } from "./bytes";
 import { CryptoError } from "./errors";
+import { p256 } from "./curve";
+import { P256_DOMAIN } from "./p256-domain";
 import type { Random } from "./random";
 
 export const P256_PRIVATE_KEY_LENGTH = 32;
@@ -20,29 +20,10 @@ export interface KeyPair {
   publicKey: Uint8Array;
 }
 
-/**
- * P-256 (secp256r1) domain parameters, FIPS 186-5 / SP 800-186 §3.2.1.3; test/crypto checks them
- * against noble's own p256. The curve is built from these rather than taken from
- * @noble/curves/nist.js because that module also builds FROST and OPRF suites when it loads,
- * which call TextEncoder (native on Moddable) and so cannot be preloaded.
- */
-const P256_DOMAIN: Readonly<Record<"p" | "n" | "h" | "a" | "b" | "Gx" | "Gy", bigint>> = Object.freeze({
-  p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
-  n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
-  h: 1n,
-  a: 0xffffffff00000001000000000000000000000000fffffffffffffffffffffffcn,
-  b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
-  Gx: 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n,
-  Gy: 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n,
-});
-
-/** noble's P-256 with ECDSA over SHA-256; only src/crypto uses it. */
-export const p256 = ecdsa(weierstrass(P256_DOMAIN), sha256);
-
 type Point = InstanceType<typeof p256.Point>;
 
 /** The group order n. */
-export const P256_ORDER: bigint = p256.Point.Fn.ORDER;
+export const P256_ORDER: bigint = P256_DOMAIN.n;
 
 /** A uniformly random scalar in [1, n-1]: (c mod (n-1)) + 1 over 384 random bits. */
 export function randomScalar(random: Random): Uint8Array {
@@ -122,18 +103,12 @@ export function ecdh(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Ar
 }
 
 /**
- * Builds what noble otherwise builds at the first use and keeps in module-level WeakMaps: the
- * precomputed multiples of the base point and the field's square-root helper. This module calls
- * it when it loads, so on the device, where it is preloaded, they are built at build time and
- * live in flash; a preloaded WeakMap can be read but not added to, so nothing may be left for
- * later. Calling it again only looks them up.
+ * Loads the curve and its base-point table now rather than at the first handshake: on the
+ * device the curve module loads at its first use (src/crypto/curve.ts).
  */
 export function warmUpCurve(): void {
   p256.Point.BASE.multiply(3n);
-  p256.Point.BASE.multiplyUnsafe(3n);
-  p256.Point.Fp.sqrt(p256.Point.Fp.ONE);
 }
-warmUpCurve();
 
 /** A 65-byte uncompressed SEC1 point on the curve, or undefined. */
 export function decodePublicKey(publicKey: Uint8Array): Point | undefined {

@@ -9,7 +9,8 @@
 import { asciiBytes, bigIntToBytes, bytesToBigInt, constantTimeEqual, requireBytes, requireInteger, wipe } from "./bytes";
 import { CryptoError } from "./errors";
 import { hkdfSha256, hmacSha256, pbkdf2Sha256, sha256 } from "./hash";
-import { P256_ORDER, P256_PRIVATE_KEY_LENGTH, p256, privateScalar, randomScalar, requirePoint } from "./p256";
+import { p256 } from "./curve";
+import { P256_ORDER, P256_PRIVATE_KEY_LENGTH, privateScalar, randomScalar, requirePoint } from "./p256";
 import type { Random } from "./random";
 
 type Point = InstanceType<typeof p256.Point>;

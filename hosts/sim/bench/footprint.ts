@@ -9,7 +9,7 @@
 // at load included — stay in flash. What lives in RAM: what the device creates when it starts
 // (the idle device's live heap minus that of the same firmware loaded but not started), what an
 // operation adds (the commissioning need), and the noble modules that load at run time
-// (hosts/esp32/runtime-noble), counted here with their bytecode, which on the device is in flash.
+// (hosts/esp32/runtime-loaded), counted here with their bytecode, which on the device is in flash.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,7 +90,7 @@ export async function loadedFirmwareHeap(): Promise<HeapStats> {
 
 /**
  * What noble's sha2 and hkdf take when the device loads them at run time (their stand-ins in
- * hosts/esp32/runtime-noble): the live heap of an engine that evaluated them, after a collection,
+ * hosts/esp32/runtime-loaded): the live heap of an engine that evaluated them, after a collection,
  * minus that of an engine that evaluated nothing. It overstates the device, where their bytecode
  * and the modules they import (_md, _u64, utils, hmac: preloaded) are in flash.
  */
