@@ -231,3 +231,12 @@ test("the checker refuses module-level regular expressions in the firmware (XS 8
   });
   expectProblem(problems, /src\/codec\/der\.ts:\d+: a module-level regular expression in a preloaded module/);
 });
+
+test("the checker refuses module-level BigInt constants compared for equality (XS 8.2.3 finds preloaded BigInts unequal to run-time ones)", async () => {
+  const problems = await problemsAfter((_manifest, root) => {
+    rmSync(join(root, "src"));
+    cpSync(join(repositoryRoot, "src"), join(root, "src"), { recursive: true });
+    writeFileSync(join(root, "src/codec/bytes.ts"), readFileSync(join(root, "src/codec/bytes.ts"), "utf8") + "\nconst GROUP_PREFIX = 0xffff_ffff_ffff_0000n;\nexport const isGroupPrefix = (id: bigint) => id === GROUP_PREFIX;\n");
+  });
+  expectProblem(problems, /src\/codec\/bytes\.ts:\d+: GROUP_PREFIX, a module-level BigInt, is compared for equality/);
+});

@@ -538,10 +538,17 @@ export async function checkManifest(root: string): Promise<ManifestCheck> {
   // Module-level regular expressions in preloaded firmware modules: with several in one module,
   // Moddable's XS 8.2.3 release builds crash when they are used (reproduced in mcsim), so the
   // firmware makes them where they are used.
+  // Module-level BigInt constants compared for equality: XS 8.2.3 finds a preloaded BigInt unequal
+  // to an equal one computed at run time (relational operators and arithmetic are right).
   for (const file of [...srcFiles, ...hostFiles]) {
-    const lines = readFileSync(join(root, file), "utf8").split("\n");
+    const text = readFileSync(join(root, file), "utf8");
+    const lines = text.split("\n");
     lines.forEach((line, index) => {
       if (/^(export )?(const|let|var) [\w$]+(: [^=]+)? = \/[^/*]/.test(line)) problems.push(`${file}:${index + 1}: a module-level regular expression in a preloaded module; make it where it is used`);
+      const bigint = /^(?:export )?const ([\w$]+)(?:: bigint)? = [^;]*\b(?:0x[0-9a-fA-F_]+|\d[\d_]*)n\b/.exec(line);
+      if (bigint && new RegExp(`[!=]==?\\s*${bigint[1]}\\b|\\b${bigint[1]}\\s*[!=]==?`).test(text)) {
+        problems.push(`${file}:${index + 1}: ${bigint[1]}, a module-level BigInt, is compared for equality; XS 8.2.3 finds a preloaded BigInt unequal to an equal run-time one: use a literal where it is compared`);
+      }
     });
   }
 

@@ -26,7 +26,7 @@ import { XsWorker, type HeapStats } from "./engine/xsnap";
 import { runBenchmark, runBenchmarkAsync, type BenchOperation, type BenchResult } from "./bench/runner";
 import { MEASURING_CREATION, UNBOUNDED_GROWTH, ESP32_SLOT_SIZE, esp32ChunkBytes, heapNeed, kb, searchGrowthLimit, slotBallastScript, type HeapNeed, type SearchResult } from "./bench/heap";
 import { benchCommissioning, type CommissioningBenchResult, type HeapSearch } from "./bench/commissioning";
-import { bundleSizes, esp32Budget, loadedFirmwareHeap, runtimeLoadedNobleHeap, type BundleSizes, type Esp32Budget } from "./bench/footprint";
+import { bundleSizes, esp32Budget, loadedFirmwareHeap, runtimeLoadedHeap, type BundleSizes, type Esp32Budget } from "./bench/footprint";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchFolder = join(here, "bench");
@@ -353,15 +353,15 @@ async function main(): Promise<void> {
     const heap = commissioning?.commissioningHeap;
     if (heap) {
       const loaded: HeapStats = await loadedFirmwareHeap();
-      const runtimeNoble = await runtimeLoadedNobleHeap();
+      const runtimeLoaded = await runtimeLoadedHeap();
       const boot = { slots: heap.idle.slots - loaded.slots, chunkBytes: heap.idle.chunks - loaded.chunks };
-      const lateModules = { slots: runtimeNoble.slots, chunkBytes: runtimeNoble.chunks };
+      const lateModules = { slots: runtimeLoaded.slots, chunkBytes: runtimeLoaded.chunks };
       const growth = searchedSplit(heap);
       const budget: Esp32Budget = esp32Budget([boot, lateModules, growth]);
       console.log(`\nESP32 memory budget (manifest.json creation: ${kb(budget.creation.chunkBytes)} chunks and ${budget.creation.slots} slots of 16 bytes, ${budget.creation.fixed ? "fixed" : "growable"}):`);
-      console.log(`  in flash (preloaded): the firmware loaded, P-256 tables built: ${loaded.slots} slots + ${kb(loaded.chunks)} chunks on 64-bit xsnap, bytecode included`);
+      console.log(`  the firmware loaded (on the device in flash, except the run-time modules below): ${loaded.slots} slots + ${kb(loaded.chunks)} chunks on 64-bit xsnap, bytecode included`);
       console.log(`  what the device creates when it starts: ${boot.slots} slots + ${kb(boot.chunkBytes)} chunks on 64-bit (idle ${heap.idle.slots} slots + ${kb(heap.idle.chunks)} minus loaded ${loaded.slots} slots + ${kb(loaded.chunks)})`);
-      console.log(`  noble's sha2 and hkdf, loaded at run time: ${lateModules.slots} slots + ${kb(lateModules.chunkBytes)} chunks (with their bytecode and imports, which are in flash on the device; sha3 loads only for a SHA-3 OTA image)`);
+      console.log(`  loaded at run time: the curve with its base-point table, noble's sha2 and hkdf: ${lateModules.slots} slots + ${kb(lateModules.chunkBytes)} chunks (bytecode included; sha3 loads only for a SHA-3 OTA image)`);
       console.log(`  commissioning on top: ${growth.slots} slots + ${kb(growth.chunkBytes)} chunks`);
       console.log(`  all of it on ESP32: ${budget.verdict}`);
       console.log("  (chunks convert within [half, same], see bench/heap.ts; not counted: XS's 4-byte RAM alias of each preloaded object left unfrozen)");

@@ -5,7 +5,6 @@
 import { bigIntToBytes, bytesToBigInt, requireBytes } from "./bytes";
 import { CryptoError } from "./errors";
 import { p256 } from "./curve";
-import { P256_DOMAIN } from "./p256-domain";
 import type { Random } from "./random";
 
 export const P256_PRIVATE_KEY_LENGTH = 32;
@@ -22,8 +21,8 @@ export interface KeyPair {
 
 type Point = InstanceType<typeof p256.Point>;
 
-/** The group order n. */
-export const P256_ORDER: bigint = P256_DOMAIN.n;
+/** The group order n (only ever compared by size or used in arithmetic: see src/crypto/curve.ts). */
+export const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 /** A uniformly random scalar in [1, n-1]: (c mod (n-1)) + 1 over 384 random bits. */
 export function randomScalar(random: Random): Uint8Array {

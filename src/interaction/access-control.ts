@@ -57,18 +57,15 @@ export interface RequestPath {
   cluster: number;
 }
 
-const OPERATIONAL_NODE_ID_MAX = 0xffff_ffef_ffff_ffffn;
-const CAT_PREFIX = 0xffff_fffd_0000_0000n;
-const GROUP_PREFIX = 0xffff_ffff_ffff_0000n;
-const UPPER_32 = 0xffff_ffff_0000_0000n;
-const UPPER_48 = 0xffff_ffff_ffff_0000n;
+// The 64-bit prefixes are literals inside the functions, not module constants: Moddable's XS 8.2.3
+// finds a preloaded (module-level) BigInt unequal to an equal one computed at run time.
 
 export function isOperationalNodeId(id: bigint): boolean {
-  return id >= 1n && id <= OPERATIONAL_NODE_ID_MAX;
+  return id >= 1n && id <= 0xffff_ffef_ffff_ffffn;
 }
 
 export function isCatSubject(id: bigint): boolean {
-  return (id & UPPER_32) === CAT_PREFIX;
+  return (id & 0xffff_ffff_0000_0000n) === 0xffff_fffd_0000_0000n;
 }
 
 /** A CASE subject an ACL entry or AddNOC may name: an operational node id or a CAT with a non-zero version. */
@@ -77,16 +74,16 @@ export function isCaseSubject(id: bigint): boolean {
 }
 
 export function isGroupSubject(id: bigint): boolean {
-  return (id & UPPER_48) === GROUP_PREFIX && (id & 0xffffn) !== 0n;
+  return (id & 0xffff_ffff_ffff_0000n) === 0xffff_ffff_ffff_0000n && (id & 0xffffn) !== 0n;
 }
 
 /** The subject id of a CASE Authenticated Tag (spec 6.6.2.1.2). */
 export function catSubject(cat: number): bigint {
-  return CAT_PREFIX | BigInt(cat >>> 0);
+  return 0xffff_fffd_0000_0000n | BigInt(cat >>> 0);
 }
 
 export function groupSubject(groupId: number): bigint {
-  return GROUP_PREFIX | BigInt(groupId & 0xffff);
+  return 0xffff_ffff_ffff_0000n | BigInt(groupId & 0xffff);
 }
 
 /** Whether a CAT of the subject satisfies a CAT subject of an entry: same identifier, version at least the entry's. */
