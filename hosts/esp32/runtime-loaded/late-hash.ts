@@ -2,10 +2,10 @@
 //
 // Why: XS freezes everything a preloaded module creates, typed arrays included, and
 // @noble/hashes/sha2 and sha3 keep module-level scratch arrays that every hash writes. So those
-// modules load into RAM at first use (Modules.importNow) while every module that imports them —
-// noble's curves and all of src/ — is preloaded into flash, P-256 tables included.
-// The manifest names every module in this folder "@noble/hashes/<file>", so that the stand-ins'
-// relative imports resolve on XS (relative to the module's name) as they do in TypeScript.
+// modules load into RAM at first use (Modules.importNow) while the modules that import them — the
+// rest of noble's hashes and src/ — are preloaded into flash. The manifest names this module and
+// the hash stand-ins "@noble/hashes/<file>", so that their relative imports resolve on XS
+// (relative to the module's name) as they do in TypeScript.
 
 /** The slice of noble's hash objects that hmac, hkdf, pbkdf2 and ecdsa use. */
 export interface NobleHash {
