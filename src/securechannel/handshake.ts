@@ -85,8 +85,10 @@ export function sendStatus(context: HandshakeContext, exchange: Exchange, report
  * a failure or is not answering, then the exchange closes.
  */
 export function failHandshake(context: HandshakeContext, exchange: Exchange, error: SecureChannelError): void {
-  const peerGone = error instanceof PeerStatusError || error instanceof HandshakeTimeoutError;
-  if (!peerGone && exchange.isOpen) {
+  // A silent peer: stop retransmitting to it now rather than keep the exchange and its unsecured
+  // session until MRP gives up (the handshake's own timer may fire after its receive deadline).
+  if (error instanceof HandshakeTimeoutError) return exchange.abort();
+  if (!(error instanceof PeerStatusError) && exchange.isOpen) {
     // Only one reliable message may be in flight: while ours awaits its ack, the report goes unreliably.
     sendStatus(context, exchange, secureChannelStatus(error.protocolCode), !exchange.awaitingAck);
   }
