@@ -11,6 +11,7 @@
 //   the access point rejected the passphrase and 0 otherwise, and the SDK retries on its own. So
 //   only gotIP (connected) and -1 (auth-failure) end a connection attempt here; the cluster's own
 //   ConnectMaxTimeSeconds ends the rest.
+import { bytesEqual, utf8DecodeOrOffset, utf8Encode } from "../../src/codec/bytes";
 import { WiFiBand, type WiFiConnectOutcome, type WiFiScanResult, type WiFiStation } from "../../src/clusters/network-commissioning";
 
 export interface WiFiScanItem {
@@ -41,13 +42,10 @@ const SECURITY_OF_AUTHENTICATION: Readonly<Record<string, number>> = Object.free
 /** The SDK's disconnect reason for a rejected passphrase. */
 const PASSPHRASE_REJECTED = -1;
 
+/** The text the SDK can carry: valid UTF-8 without NUL (it copies into a C string). */
 function utf8Text(bytes: Uint8Array): string | undefined {
-  if (bytes.includes(0)) return undefined;
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
+  const text = bytes.includes(0) ? undefined : utf8DecodeOrOffset(bytes);
+  return typeof text === "string" ? text : undefined;
 }
 
 export class Esp32WiFiStation implements WiFiStation {
@@ -67,8 +65,8 @@ export class Esp32WiFiStation implements WiFiStation {
     try {
       this.port.scan((item) => {
         if (item === null) return finish(results);
-        const found = new TextEncoder().encode(item.ssid);
-        if (ssid && !sameBytes(found, ssid)) return;
+        const found = utf8Encode(item.ssid);
+        if (ssid && !bytesEqual(found, ssid)) return;
         results.push({
           security: SECURITY_OF_AUTHENTICATION[item.authentication ?? ""] ?? 0,
           ssid: found,
@@ -116,8 +114,4 @@ export class Esp32WiFiStation implements WiFiStation {
     this.attempt?.close();
     this.attempt = undefined;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
